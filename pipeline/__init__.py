@@ -1,0 +1,3 @@
+"""intake: support mail and hotline calls in, tickets with SLA deadlines and acknowledgements out."""
+
+__version__ = "0.1.0"

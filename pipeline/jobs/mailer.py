@@ -1,0 +1,122 @@
+"""Outgoing mail: a job becomes a MIME message, sent through INTAKE_RELAY_URL or written as an .eml file.
+
+Every message we send says it is automatic (RFC 3834 Auto-Submitted, Microsoft's suppression header, our
+own loop header) so well-behaved responders do not answer it, and pipeline.triage never answers theirs.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+import tempfile
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pipeline.jobs.render import one_line
+from pipeline.store.models import Job
+
+LOOP_HEADER = "X-Intake-Loop"
+
+
+class PermanentFailure(Exception):
+    """The relay refused the message for good (5xx): retrying cannot help."""
+
+
+class TransientFailure(Exception):
+    """The relay could not take the message now (4xx, connection trouble): retry later."""
+
+
+def build_message(job: Job, from_address: str, display_name: str = "") -> EmailMessage:
+    message = EmailMessage()
+    local, _, domain = from_address.partition("@")
+    message["From"] = Address(display_name=one_line(display_name), username=local, domain=domain)
+    message["To"] = one_line(job.recipient or "")
+    message["Subject"] = one_line(job.subject or "", 900)
+    message["Date"] = format_datetime(job.created_at)
+    message["Message-ID"] = f"<{job.message_id}>" if job.message_id else make_msgid(domain=domain)
+    payload = job.payload or {}
+    if payload.get("in_reply_to"):
+        message["In-Reply-To"] = f"<{one_line(payload['in_reply_to'])}>"
+    if payload.get("references"):
+        message["References"] = " ".join(f"<{one_line(ref)}>" for ref in payload["references"])
+    message["Auto-Submitted"] = "auto-replied" if job.kind == "ack" else "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message[LOOP_HEADER] = from_address
+    if job.language:
+        message["Content-Language"] = "zh-CN" if job.language == "zh-Hans" else (
+            "zh-TW" if job.language == "zh-Hant" else job.language)
+    # base64 keeps UTF-8 bodies intact through relays without 8BITMIME
+    message.set_content(job.body_text or "", charset="utf-8", cte="base64")
+    if job.body_html:
+        message.add_alternative(job.body_html, subtype="html", charset="utf-8", cte="base64")
+    return message
+
+
+@dataclass(frozen=True)
+class Relay:
+    host: str
+    port: int
+    implicit_tls: bool
+    user: str | None
+    password: str | None
+
+    @classmethod
+    def from_url(cls, url: str) -> Relay:
+        parts = urlsplit(url)
+        implicit = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname or "localhost",
+            port=parts.port or (465 if implicit else 25),
+            implicit_tls=implicit,
+            user=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+    def send(self, message: EmailMessage, envelope_from: str, recipients: list[str], timeout_s: float = 30) -> None:
+        context = ssl.create_default_context()
+        try:
+            if self.implicit_tls:
+                client: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=timeout_s, context=context)
+            else:
+                client = smtplib.SMTP(self.host, self.port, timeout=timeout_s)
+            with client:
+                client.ehlo()
+                if not self.implicit_tls and client.has_extn("starttls"):
+                    client.starttls(context=context)
+                    client.ehlo()
+                if self.user:
+                    client.login(self.user, self.password or "")
+                refused = client.send_message(message, from_addr=envelope_from, to_addrs=recipients)
+                if refused:
+                    raise PermanentFailure(f"recipients refused: {refused}")
+        except smtplib.SMTPResponseException as exc:
+            text = f"{exc.smtp_code} {exc.smtp_error!r}"
+            raise (PermanentFailure if exc.smtp_code >= 500 else TransientFailure)(text) from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            kind = PermanentFailure if all(code >= 500 for code in codes) else TransientFailure
+            raise kind(f"recipients refused: {exc.recipients}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+
+
+def write_eml(folder: Path, name: str, message: EmailMessage) -> Path:
+    """Write atomically (temp file, fsync, rename) so a reader never sees half a message."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{name}.eml"
+    handle, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".eml")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(message.as_bytes())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,163 @@
+"""Reads, and the few statements that must be written one way (claims). Listings read through here so
+`--json` and any page show the same rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from pipeline.store.models import Attachment, Contact, Customer, Job, Message, RawInput, Ticket
+
+
+def customer_by_address(session: Session, address: str) -> Customer | None:
+    """The customer an e-mail address belongs to: the address itself first, then its domain."""
+    address = address.lower()
+    domain = address.rpartition("@")[2]
+    rows = session.execute(
+        select(Customer, Contact.kind)
+        .join(Contact, Contact.customer_id == Customer.id)
+        .where(
+            or_(
+                (Contact.kind == "email") & (Contact.value == address),
+                (Contact.kind == "domain") & (Contact.value == domain),
+            )
+        )
+    ).all()
+    ranked = sorted(rows, key=lambda row: row[1] != "email")
+    return ranked[0][0] if ranked else None
+
+
+def customer_by_phone(session: Session, e164: str) -> Customer | None:
+    return session.scalar(
+        select(Customer)
+        .join(Contact, Contact.customer_id == Customer.id)
+        .where(Contact.kind == "phone", Contact.value == e164)
+    )
+
+
+def ticket_by_number(session: Session, number: str) -> Ticket | None:
+    number = number.strip()
+    ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+    if ticket is None and number.isdigit():
+        ticket = session.get(Ticket, int(number))
+    return ticket
+
+
+def ticket_by_message_ids(session: Session, message_ids: Sequence[str]) -> Ticket | None:
+    """The ticket of any message (ours or theirs) named in In-Reply-To / References."""
+    if not message_ids:
+        return None
+    return session.scalar(
+        select(Ticket)
+        .join(Message, Message.ticket_id == Ticket.id)
+        .where(Message.message_id.in_(list(message_ids)[:50]))
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+
+
+def acks_sent_since(session: Session, recipient: str, since: datetime) -> int:
+    return session.scalar(
+        select(func.count(Job.id)).where(
+            Job.kind == "ack", Job.recipient == recipient.lower(), Job.created_at >= since
+        )
+    ) or 0
+
+
+def raw_by_dedupe_key(session: Session, key: str) -> RawInput | None:
+    return session.scalar(select(RawInput).where(RawInput.dedupe_key == key))
+
+
+def tickets(session: Session, status: str | None = None, limit: int = 1000) -> Sequence[Ticket]:
+    query = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
+    if status:
+        query = query.where(Ticket.status == status)
+    return session.scalars(query).all()
+
+
+def ticket_messages(session: Session, ticket_id: int) -> Sequence[Message]:
+    return session.scalars(select(Message).where(Message.ticket_id == ticket_id).order_by(Message.id)).all()
+
+
+def message_attachments(session: Session, message_ids: Iterable[int]) -> Sequence[Attachment]:
+    return session.scalars(
+        select(Attachment).where(Attachment.message_id.in_(list(message_ids))).order_by(Attachment.id)
+    ).all()
+
+
+def customers(session: Session) -> Sequence[Customer]:
+    return session.scalars(select(Customer).order_by(Customer.name)).all()
+
+
+def customer_contacts(session: Session, customer_ids: Iterable[int]) -> dict[int, list[Contact]]:
+    found: dict[int, list[Contact]] = {}
+    for contact in session.scalars(
+        select(Contact).where(Contact.customer_id.in_(list(customer_ids))).order_by(Contact.id)
+    ):
+        found.setdefault(contact.customer_id, []).append(contact)
+    return found
+
+
+def jobs(
+    session: Session, kinds: Iterable[str] | None = None, channel: str | None = None, limit: int = 1000
+) -> Sequence[Job]:
+    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if kinds is not None:
+        query = query.where(Job.kind.in_(list(kinds)))
+    if channel:
+        query = query.where(Job.channel == channel)
+    return session.scalars(query).all()
+
+
+def quarantined(session: Session) -> Sequence[RawInput]:
+    return session.scalars(
+        select(RawInput).where(RawInput.status == "quarantined").order_by(RawInput.id)
+    ).all()
+
+
+def unprocessed_raw_ids(session: Session, older_than: datetime, limit: int = 100) -> list[int]:
+    """Raw inputs stored but never processed (a crash between store and process): claimed with
+    SKIP LOCKED so two processes never pick the same one."""
+    query = (
+        select(RawInput.id)
+        .where(RawInput.status == "received", RawInput.received_at <= older_than)
+        .order_by(RawInput.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def claim_due_jobs(
+    session: Session, now: datetime, worker: str, lease: timedelta, limit: int = 50,
+    channels: Iterable[str] | None = None,
+) -> list[Job]:
+    """Pick due jobs and mark them running for this worker in one transaction.
+
+    On PostgreSQL the SELECT takes row locks with SKIP LOCKED, so concurrent workers each get different
+    jobs; on SQLite the transaction began IMMEDIATE and holds the only write lock. A job whose lease ran
+    out (its worker died) is due again.
+    """
+    due = (
+        (Job.status == "pending") & (Job.due_at <= now)
+        | (Job.status == "running") & (Job.locked_until < now)
+    )
+    query = select(Job.id).where(due).order_by(Job.due_at, Job.id).limit(limit)
+    if channels is not None:
+        query = query.where(Job.channel.in_(list(channels)))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(session.scalars(query))
+    if not ids:
+        return []
+    session.execute(
+        update(Job)
+        .where(Job.id.in_(ids))
+        .values(status="running", locked_by=worker, locked_until=now + lease, attempts=Job.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return list(session.scalars(select(Job).where(Job.id.in_(ids)).order_by(Job.due_at, Job.id)))

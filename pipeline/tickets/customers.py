@@ -1,0 +1,106 @@
+"""Customers and the contacts we recognise them by; the CSV import of `intake customers import`."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from pipeline.store import models
+
+HEADER = ("name", "emails", "domains", "phones", "tier", "manager_email", "timezone")
+TIERS = ("24x7", "8x5")
+
+
+def normalise_phone(value: str, region: str = "CN") -> str | None:
+    """E.164 for a phone number as people write it (+86 138 0013 8000, 021-5555 0100, 13800138000)."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    name: str
+    emails: tuple[str, ...]
+    domains: tuple[str, ...]
+    phones: tuple[str, ...]
+    tier: str
+    manager_email: str | None
+    timezone: str
+
+
+def _values(cell: str | None) -> list[str]:
+    return [v.strip() for v in (cell or "").split(";") if v.strip()]
+
+
+def parse_row(row: dict[str, str | None], default_timezone: str) -> CustomerRow:
+    """One CSV row, checked; ValueError says what is wrong with it."""
+    name = (row.get("name") or "").strip()
+    if not name:
+        raise ValueError("name is empty")
+    tier = (row.get("tier") or "").strip()
+    if tier not in TIERS:
+        raise ValueError(f"tier {tier!r} is not one of {', '.join(TIERS)}")
+    emails = [e.lower() for e in _values(row.get("emails"))]
+    for email in emails:
+        if email.count("@") != 1:
+            raise ValueError(f"{email!r} is not an e-mail address")
+    phones = []
+    for phone in _values(row.get("phones")):
+        e164 = normalise_phone(phone)
+        if e164 is None:
+            raise ValueError(f"{phone!r} is not a phone number")
+        phones.append(e164)
+    zone = (row.get("timezone") or "").strip() or default_timezone
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {zone!r}") from None
+    manager = (row.get("manager_email") or "").strip().lower() or None
+    domains = [d.lower().lstrip("@") for d in _values(row.get("domains"))]
+    return CustomerRow(name, tuple(emails), tuple(domains), tuple(phones), tier, manager, zone)
+
+
+def read_csv(lines: Iterable[str], default_timezone: str) -> tuple[list[CustomerRow], list[str]]:
+    """Good rows and one error line per bad row (with its line number in the file)."""
+    reader = csv.DictReader(lines)
+    missing = [column for column in HEADER if column not in (reader.fieldnames or [])]
+    if missing:
+        return [], [f"line 1: the header lacks {', '.join(missing)} (expected {','.join(HEADER)})"]
+    good, errors = [], []
+    for row in reader:
+        try:
+            good.append(parse_row(row, default_timezone))
+        except ValueError as exc:
+            errors.append(f"line {reader.line_num}: {exc}")
+    return good, errors
+
+
+def upsert(session: Session, row: CustomerRow, now: datetime) -> models.Customer:
+    """Create the customer or replace its details and contacts (imports are repeatable)."""
+    customer = session.scalar(select(models.Customer).where(models.Customer.name == row.name))
+    if customer is None:
+        customer = models.Customer(name=row.name, created_at=now, tier=row.tier, timezone=row.timezone)
+        session.add(customer)
+    customer.tier, customer.manager_email, customer.timezone = row.tier, row.manager_email, row.timezone
+    session.flush()
+    session.execute(delete(models.Contact).where(models.Contact.customer_id == customer.id))
+    contacts = [("email", v) for v in row.emails] + [("domain", v) for v in row.domains] + [
+        ("phone", v) for v in row.phones]
+    for kind, value in dict.fromkeys(contacts):
+        # a contact belongs to one customer: the latest import wins
+        session.execute(delete(models.Contact).where(models.Contact.kind == kind, models.Contact.value == value))
+        session.add(models.Contact(customer_id=customer.id, kind=kind, value=value))
+    session.flush()
+    return customer

@@ -1,0 +1,138 @@
+"""Raw bytes in, a recorded result out: store -> parse -> triage -> record, with the quarantine as the net.
+
+Every channel calls `store` first and answers its source only after that commit; `process` may then
+fail in any way and the raw input is still there, quarantined with its reason, ready for a retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline import triage
+from pipeline.errors import NotFound, StoreUnavailable, UnprocessableMail
+from pipeline.mail import parse
+from pipeline.records import IngestResult, IngestStatus, ParsedMail, RawInput, Triage
+from pipeline.runtime import Runtime
+from pipeline.store import db, models
+from pipeline.tickets import raw as raw_store
+from pipeline.tickets import service
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Understood:
+    """Parse and triage of one raw input, or why it could not be understood."""
+
+    mail: ParsedMail | None
+    triage: Triage | None
+    failure: str | None = None
+
+
+def understand(raw: bytes, rules: triage.TriageRules, max_bytes: int, own_addresses: frozenset[str],
+               own_domains: frozenset[str]) -> Understood:
+    """The pure stages. Never raises: a failure is a quarantine reason."""
+    try:
+        mail = parse.parse_mail(raw, max_bytes=max_bytes)
+        verdict = triage.triage_mail(mail, rules, own_addresses=own_addresses, own_domains=own_domains)
+    except UnprocessableMail as exc:
+        return Understood(None, None, str(exc))
+    except Exception as exc:  # the per-item guard: log, quarantine, go on
+        log.exception("parse/triage failed")
+        return Understood(None, None, f"internal error: {type(exc).__name__}: {exc}")
+    return Understood(mail, verdict)
+
+
+def understand_in(rt: Runtime, raw: bytes) -> Understood:
+    return understand(raw, rt.triage_rules, rt.settings.max_message_bytes, rt.own_addresses, rt.own_domains)
+
+
+def store(rt: Runtime, items: Sequence[RawInput]) -> list[raw_store.Stored]:
+    """Commit the raw inputs (one transaction). Raises StoreUnavailable when the database cannot."""
+    with db.transaction(rt.sessions) as session:
+        return [raw_store.store_raw(session, item) for item in items]
+
+
+def duplicate_result(item: RawInput, stored: raw_store.Stored) -> IngestResult:
+    return IngestResult(item.source, IngestStatus.DUPLICATE, reason=f"already stored as raw input {stored.raw_id}"
+                        f" ({stored.status})", raw_id=stored.raw_id)
+
+
+def _still_received(session: Session, raw_id: int) -> bool:
+    query = select(models.RawInput.status).where(models.RawInput.id == raw_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalar(query) == "received"
+
+
+def _record(session: Session, rt: Runtime, raw_id: int, source: str, received_at: datetime,
+            understood: Understood) -> IngestResult:
+    now = rt.now()
+    if not _still_received(session, raw_id):
+        return IngestResult(source, IngestStatus.DUPLICATE, reason="processed by another worker", raw_id=raw_id)
+    if understood.mail is None or understood.triage is None:
+        reason = understood.failure or "not understood"
+        raw_store.quarantine(session, raw_id, reason)
+        return IngestResult(source, IngestStatus.QUARANTINED, reason=reason, raw_id=raw_id)
+    result = service.record_mail(session, rt.ticket_context, raw_id=raw_id, source=source, mail=understood.mail,
+                                 triage=understood.triage, received_at=received_at, now=now)
+    service.mark_processed(session, raw_id, result, now)
+    return result
+
+
+def record(rt: Runtime, batch: Sequence[tuple[int, str, datetime, Understood]]) -> list[IngestResult]:
+    """Write a batch in one transaction; if any item fails, redo them one by one so only it is quarantined."""
+    try:
+        with db.transaction(rt.sessions) as session:
+            return [_record(session, rt, *entry) for entry in batch]
+    except StoreUnavailable:
+        raise
+    except Exception:
+        if len(batch) == 1:
+            raw_id, source = batch[0][0], batch[0][1]
+            log.exception("recording raw input %s failed", raw_id)
+            reason = "internal error while recording; see the log"
+            with db.transaction(rt.sessions) as session:
+                raw_store.quarantine(session, raw_id, reason)
+            return [IngestResult(source, IngestStatus.QUARANTINED, reason=reason, raw_id=raw_id)]
+    return [result for entry in batch for result in record(rt, [entry])]
+
+
+def ingest(rt: Runtime, items: Sequence[RawInput],
+           understood: Iterable[Understood] | None = None) -> list[IngestResult]:
+    """Store, then process, a batch of raw inputs; results in input order."""
+    stored = store(rt, items)
+    pending = [i for i, s in enumerate(stored) if s.fresh or s.status == "received"]
+    if understood is None:
+        understood = [understand_in(rt, items[i].raw) for i in pending]
+    recorded = record(rt, [(stored[i].raw_id, items[i].source, items[i].received_at, u)
+                           for i, u in zip(pending, understood, strict=True)])
+    results: list[IngestResult] = [duplicate_result(item, s) for item, s in zip(items, stored, strict=True)]
+    for i, result in zip(pending, recorded, strict=True):
+        results[i] = result
+    return results
+
+
+def process_stored(rt: Runtime, raw_id: int) -> IngestResult:
+    """Process a raw input that is already stored (SMTP after its 250, recovery, quarantine retry)."""
+    with rt.sessions() as session:
+        row = session.get(models.RawInput, raw_id)
+        if row is None or row.raw is None:
+            return IngestResult(str(raw_id), IngestStatus.QUARANTINED, reason="raw input not found")
+        raw, source, received_at = row.raw, row.source, row.received_at
+    return record(rt, [(raw_id, source, received_at, understand_in(rt, raw))])[0]
+
+
+def retry_quarantined(rt: Runtime, raw_id: int) -> IngestResult:
+    with db.transaction(rt.sessions) as session:
+        row = session.get(models.RawInput, raw_id)
+        if row is None or row.status != "quarantined":
+            raise NotFound(f"no quarantined item {raw_id}: see `intake quarantine list`")
+        row.status = "received"
+    return process_stored(rt, raw_id)

@@ -1,0 +1,40 @@
+"""Notice a customer who complains or asks for a manager, so a lead sees the ticket at once.
+
+The rules are the named tables of the policy's [escalation] section (pipeline/policy/triage.toml),
+each with phrases and/or regexes; the first rule (in file order) that matches gives the reason.
+Negation is not understood: "没有投诉的意思" still counts as a complaint, which errs on the side of a
+human reading it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.triage import patterns
+
+
+@dataclass(frozen=True)
+class EscalationRules:
+    rules: tuple[patterns.NamedPattern, ...]
+
+    @classmethod
+    def from_policy(cls, policy: Mapping[str, Any]) -> EscalationRules:
+        table = patterns.section(policy, "escalation")
+        return cls(
+            tuple(
+                patterns.NamedPattern.from_table(name, rule, where=f"escalation.{name}")
+                for name, rule in table.items()
+            )
+        )
+
+
+def escalation_reason(subject: str, text: str, rules: EscalationRules) -> str | None:
+    """Why this needs a lead ("complaint rule matched '投诉'"), or None."""
+    haystack = patterns.normalize(f"{subject}\n{text}")
+    for rule in rules.rules:
+        match = rule.matcher.search(haystack)
+        if match:
+            return f"{rule.name} rule matched '{match.group()}'"
+    return None

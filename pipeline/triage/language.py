@@ -1,0 +1,155 @@
+"""Which language a customer wrote in: "zh-Hans", "zh-Hant", "en", or another ISO 639-1 code.
+
+Cheap evidence first, langdetect last (domain.md §3):
+
+1. Script counts over the first few hundred characters. Kana means Japanese, Hangul Korean, and
+   Greek, Thai, Hebrew, Georgian and Armenian letters name their language. Han characters that
+   make up a meaningful share of the letters mean Chinese, even with an English signature or a
+   quoted English line left over: a Han character carries about as much as three or four Latin
+   letters.
+2. Simplified or Traditional by character forms: zhconv converts the text to zh-Hans, zh-TW and
+   zh-HK; a character that zh-Hans changes is Traditional evidence, one that zh-Hans keeps but
+   both zh-TW and zh-HK change is Simplified evidence (so 峰, 着 and 台, which one Traditional
+   standard keeps, are no evidence). Ties and texts without evidence ("你好") are zh-Hans.
+3. Latin text: "þ"/"ð" mean Icelandic (langdetect has no Icelandic profile); plain-ASCII text in
+   which English function words are frequent is English (saves 2-10 ms of langdetect per mail).
+4. langdetect, seeded, on at most a few hundred characters, for everything else. Unsure results
+   on short text and LangDetectException fall back to the fallback text (the subject), then "en".
+"""
+
+from __future__ import annotations
+
+import re
+
+import zhconv
+from langdetect import DetectorFactory, detect_langs
+from langdetect.lang_detect_exception import LangDetectException
+
+DetectorFactory.seed = 0  # langdetect is random without a seed; set before its first use
+
+DEFAULT = "en"
+SCAN_CHARS = 600  # script counts look at this much of the text
+LANGDETECT_CHARS = 300  # langdetect cost grows with text; this much decides a language
+CHINESE_MIN_SHARE = 0.2  # Han characters among all letters
+CHINESE_MIN_HAN = 2  # ...and at least this many, unless the text has no other letters at all
+KANA_MIN_SHARE = 0.1  # kana among Han + kana: Chinese text may quote a Japanese name
+ENGLISH_MIN_SHARE = 0.25  # English function words among words, for the English short cut
+LANGDETECT_MIN_PROB = 0.9  # below this a short text's guess is not trusted
+SHORT_TEXT_LETTERS = 40
+
+_HAN = re.compile(
+    "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df\U0002a700-\U0002ebef"
+    "\U0002f800-\U0002fa1f\U00030000-\U0003134f]"
+)
+# Hiragana, katakana (less U+30FB "・", which decoded gb2312 text is full of), phonetic extensions,
+# half-width katakana.
+_KANA = re.compile("[\u3041-\u309f\u30a0-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
+_LATIN = re.compile("[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]")
+_NON_ASCII_LATIN = re.compile("[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]")
+_OWN_SCRIPTS = (  # scripts used by one language
+    (re.compile("[\u0370-\u03ff]"), "el"),
+    (re.compile("[\u0e00-\u0e7f]"), "th"),
+    (re.compile("[\u0590-\u05ff]"), "he"),
+    (re.compile("[\u10a0-\u10ff]"), "ka"),
+    (re.compile("[\u0530-\u058f]"), "hy"),
+)
+_ICELANDIC = re.compile("[þÞðÐ]")
+_NOISE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+|[\w.+-]*\d[\w.+-]*")  # addresses, links, numbers
+_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
+# English function words that are not also common words in German, Dutch, the Nordic and Romance
+# languages ("in", "a", "die", "was", "will", "also", "an", "am", "at", "for", "i", "me" are left out).
+_ENGLISH_WORDS = frozenset(
+    """
+    the and is are were be been being to of with from this that these those it its it's we our us
+    you your he she they them their there here please thanks thank hello hi dear regards can could
+    would should have has had not what when where which who why how after before since but if any
+    all some don't can't cannot doesn't isn't didn't won't i'm we're we've you're just still again
+    now yes about into out up than then very more our ours just only because while still get got
+    does did has been being since until
+    """.split()
+)
+_LANGDETECT_CODES = {"zh-cn": "zh-Hans", "zh-tw": "zh-Hant"}
+
+
+def detect_language(text: str, fallback: str = "") -> str:
+    """The language of `text`; `fallback` (e.g. the subject) decides when the text cannot, then "en"."""
+    return _detect(text) or (_detect(fallback) if fallback else None) or DEFAULT
+
+
+def _detect(text: str) -> str | None:
+    """The language, or None when the text has no letters or langdetect is unsure."""
+    sample = text[:SCAN_CHARS]
+    han = len(_HAN.findall(sample))
+    kana = len(_KANA.findall(sample))
+    hangul = len(_HANGUL.findall(sample))
+    latin = len(_LATIN.findall(sample))
+    other = sum(1 for char in sample if char.isalpha()) - han - kana - hangul - latin
+    letters = han + kana + hangul + latin + max(other, 0)
+    if letters == 0:
+        return None
+    cjk = han + kana + hangul
+    if cjk and (cjk >= CHINESE_MIN_HAN or cjk == letters) and cjk >= CHINESE_MIN_SHARE * letters:
+        if hangul > han + kana:
+            return "ko"
+        if kana and kana >= KANA_MIN_SHARE * (han + kana):
+            return "ja"
+        if han:
+            return chinese_variant(sample)
+    for script, code in _OWN_SCRIPTS:
+        if len(script.findall(sample)) > letters / 2:
+            return code
+    if latin > letters / 2:
+        if _ICELANDIC.search(sample):
+            return "is"
+        if is_plain_english(sample):
+            return "en"
+    return _langdetect(sample)
+
+
+def chinese_variant(text: str) -> str:
+    """ "zh-Hant" when Traditional character forms outnumber Simplified ones, else "zh-Hans"."""
+    simplified, traditional = form_counts(text)
+    return "zh-Hant" if traditional > simplified else "zh-Hans"
+
+
+def form_counts(text: str) -> tuple[int, int]:
+    """(Simplified, Traditional) evidence: characters the zhconv round trips change."""
+    han = "".join(_HAN.findall(text))
+    to_hans = zhconv.convert(han, "zh-hans")
+    to_tw = zhconv.convert(han, "zh-tw")
+    to_hk = zhconv.convert(han, "zh-hk")
+    if not len(han) == len(to_hans) == len(to_tw) == len(to_hk):  # a phrase changed length: per character
+        to_hans, to_tw, to_hk = (
+            [zhconv.convert(char, locale) for char in han] for locale in ("zh-hans", "zh-tw", "zh-hk")
+        )
+    simplified = traditional = 0
+    for char, hans, tw, hk in zip(han, to_hans, to_tw, to_hk, strict=True):
+        if hans != char:
+            traditional += 1
+        elif tw != char and hk != char:
+            simplified += 1
+    return simplified, traditional
+
+
+def is_plain_english(text: str) -> bool:
+    """ASCII letters only, and English function words are frequent."""
+    if _NON_ASCII_LATIN.search(text):
+        return False
+    words = [word.lower() for word in _WORD.findall(text)]
+    if not words:
+        return False
+    hits = sum(1 for word in words if word in _ENGLISH_WORDS)
+    return hits >= ENGLISH_MIN_SHARE * len(words)
+
+
+def _langdetect(text: str) -> str | None:
+    cleaned = " ".join(_NOISE.sub(" ", text).split())[:LANGDETECT_CHARS]
+    try:
+        best = detect_langs(cleaned)[0]  # loads the profiles on first use (~0.4 s)
+    except (LangDetectException, IndexError):
+        return None
+    letters = sum(1 for char in cleaned if char.isalpha())
+    if best.prob < LANGDETECT_MIN_PROB and letters < SHORT_TEXT_LETTERS:
+        return None  # "ok thanks" -> en 0.86 / af 0.14: too short to trust
+    return _LANGDETECT_CODES.get(best.lang, best.lang)

@@ -1,0 +1,111 @@
+"""Phrase lists from the policy turned into regular expressions, compiled once.
+
+Departments write plain phrases (`"宕机"`, `"not reachable"`) and, where they must, regular expressions.
+A phrase that begins or ends with an ASCII letter or digit only matches at an ASCII word edge, so
+"down" does not match inside "download" or "breakdown", while "设备down了" still matches: Python's
+`\\b` would treat 设 and 了 as word characters and miss it. Whitespace inside a phrase matches any
+run of whitespace. Text and patterns are NFKC-normalised, so full-width "Ｐ１" and "P1" are the same.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+_ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
+BEFORE = r"(?<![A-Za-z0-9])"
+AFTER = r"(?![A-Za-z0-9])"
+
+
+def normalize(text: str) -> str:
+    """NFKC: full-width letters, digits and punctuation become their ASCII forms."""
+    return unicodedata.normalize("NFKC", text)
+
+
+def phrase_regex(phrase: str) -> str:
+    """A literal phrase as a regular expression, with ASCII word edges where the phrase has them."""
+    words = normalize(phrase).split()
+    if not words:
+        raise ValueError("empty phrase")
+    body = r"\s+".join(re.escape(word) for word in words)
+    if _ASCII_ALNUM.match(words[0][0]):
+        body = BEFORE + body
+    if _ASCII_ALNUM.match(words[-1][-1]):
+        body += AFTER
+    return body
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """Phrases (one pattern, longest first) and each regex (one pattern each), all case-insensitive.
+
+    Regexes are kept apart so that at any position every one of them is tried: in one alternation
+    "偶尔" would win over the longer '(偶尔|间歇性?)中断' listed after it.
+    """
+
+    patterns: tuple[re.Pattern[str], ...]
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        """Every match of every pattern (they may overlap)."""
+        for pattern in self.patterns:
+            for match in pattern.finditer(text):
+                if match.end() > match.start():
+                    yield match
+
+    def search(self, text: str) -> re.Match[str] | None:
+        """The first match in the text; the longest of those starting there."""
+        found = [match for pattern in self.patterns if (match := pattern.search(text))]
+        found = [match for match in found if match.end() > match.start()]
+        return min(found, key=lambda match: (match.start(), -match.end()), default=None)
+
+
+def compile_any(phrases: Iterable[str] = (), regexes: Iterable[str] = (), *, where: str) -> Matcher:
+    """A matcher for any of the phrases or regexes; `where` names the policy key in errors."""
+    compiled: list[re.Pattern[str]] = []
+    try:
+        unique = sorted(set(phrases), key=len, reverse=True)
+        if unique:
+            compiled.append(re.compile("|".join(phrase_regex(p) for p in unique), re.IGNORECASE))
+        compiled.extend(re.compile(normalize(regex), re.IGNORECASE) for regex in regexes)
+        if not compiled:
+            raise ValueError("no phrases and no regex")
+    except (re.error, ValueError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"policy {where}: {exc}") from exc
+    return Matcher(tuple(compiled))
+
+
+def section(policy: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """The policy table `name`, or a ConfigError saying it is missing."""
+    table = policy.get(name)
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"policy [{name}] is missing or not a table")
+    return table
+
+
+def string_list(table: Mapping[str, Any], key: str, *, where: str) -> tuple[str, ...]:
+    """A list of strings from the policy (absent = empty), or a ConfigError naming the key."""
+    value = table.get(key, ())
+    if isinstance(value, str) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"policy {where}.{key}: expected a list of strings")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class NamedPattern:
+    """A named rule of the policy: phrases and regexes compiled into one pattern."""
+
+    name: str
+    matcher: Matcher
+
+    @classmethod
+    def from_table(cls, name: str, table: Mapping[str, Any], *, where: str) -> NamedPattern:
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"policy {where}: expected a table")
+        phrases = string_list(table, "phrases", where=where)
+        regexes = string_list(table, "regex", where=where)
+        return cls(name, compile_any(phrases, regexes, where=where))

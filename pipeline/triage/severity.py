@@ -1,0 +1,112 @@
+"""Grade a fault 1-4 from what the customer wrote, and say which rule decided.
+
+The rules live in the policy's [severity] table (pipeline/policy/triage.toml):
+
+* explicit rules: a level the customer states ("一级故障", "P2", "severity 1", "紧急", "urgent").
+  When any of them matches, keyword rules are not consulted.
+* keyword rules, one named table per symptom (outage, outage risk, degradation, question...).
+* default_level when nothing matches.
+
+Overlaps go to the longer phrase: "间歇性中断" (intermittent, level 4) hides the "中断" inside it
+(level 1), and "不紧急" hides "紧急". Of the matches left, the most severe level wins; the reason
+quotes its first match. Negation is otherwise not understood.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.errors import ConfigError
+from pipeline.records import Severity
+from pipeline.triage import patterns
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    level: Severity
+    explicit: bool  # the customer states the level, rather than describing the symptom
+    matcher: patterns.Matcher
+
+    def describe(self) -> str:
+        return f"explicit {self.name} rule" if self.explicit else f"{self.name} rule"
+
+
+@dataclass(frozen=True)
+class Match:
+    rule: Rule
+    start: int
+    end: int
+    text: str
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class SeverityRules:
+    default_level: Severity
+    explicit: tuple[Rule, ...]
+    keywords: tuple[Rule, ...]
+
+    @classmethod
+    def from_policy(cls, policy: Mapping[str, Any]) -> SeverityRules:
+        table = patterns.section(policy, "severity")
+        return cls(
+            default_level=_level(table.get("default_level"), "severity.default_level"),
+            explicit=_rules(table.get("explicit", {}), explicit=True),
+            keywords=_rules(table.get("keywords", {}), explicit=False),
+        )
+
+
+def _level(value: object, where: str) -> Severity:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in Severity._value2member_map_:
+        raise ConfigError(f"policy {where}: expected a level 1-4, got {value!r}")
+    return Severity(value)
+
+
+def _rules(tables: object, *, explicit: bool) -> tuple[Rule, ...]:
+    kind = "explicit" if explicit else "keywords"
+    if not isinstance(tables, Mapping):
+        raise ConfigError(f"policy severity.{kind}: expected a table of rules")
+    rules = []
+    for name, table in tables.items():
+        where = f"severity.{kind}.{name}"
+        named = patterns.NamedPattern.from_table(name, table, where=where)
+        rules.append(Rule(name, _level(table.get("level"), f"{where}.level"), explicit, named.matcher))
+    return tuple(rules)
+
+
+def find_matches(text: str, rules: Iterable[Rule]) -> list[Match]:
+    """Every rule's matches, overlaps resolved in favour of the longer phrase."""
+    found = [
+        Match(rule, m.start(), m.end(), m.group()) for rule in rules for m in rule.matcher.finditer(text)
+    ]
+    found.sort(key=lambda match: (-match.length, match.rule.level, match.start))
+    kept: list[Match] = []
+    for match in found:
+        if all(match.end <= other.start or match.start >= other.end for other in kept):
+            kept.append(match)
+    return kept
+
+
+def decide(matches: list[Match]) -> Match | None:
+    """The most severe match; of those, the first in the text."""
+    if not matches:
+        return None
+    return min(matches, key=lambda match: (match.rule.level, match.start))
+
+
+def grade(subject: str, text: str, rules: SeverityRules) -> tuple[Severity, str]:
+    """The level and why, from the subject and the customer's own words (or a call transcript)."""
+    haystack = patterns.normalize(f"{subject}\n{text}")
+    for group in (rules.explicit, rules.keywords):
+        winner = decide(find_matches(haystack, group))
+        if winner is not None:
+            level = winner.rule.level
+            return level, f"level {int(level)}: {winner.rule.describe()} matched '{winner.text}'"
+    level = rules.default_level
+    return level, f"level {int(level)}: default, no rule matched"

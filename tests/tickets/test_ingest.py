@@ -1,0 +1,128 @@
+"""The pipeline end to end on the store: tickets, acks, threads, duplicates, suppression, quarantine."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from pipeline.records import IngestStatus, RawInput
+from pipeline.runtime import Runtime
+from pipeline.store import models
+from pipeline.tickets import ingest
+from tests.conftest import FIXTURES
+from tests.mailmaker import make_mail
+
+NOW = datetime(2026, 11, 16, 2, 0, tzinfo=UTC)
+
+
+def items(*raws: bytes, at: datetime = NOW) -> list[RawInput]:
+    return [RawInput(raw=raw, source=f"m{i}", received_at=at) for i, raw in enumerate(raws)]
+
+
+def count(rt: Runtime, model: type) -> int:
+    with rt.sessions() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def ack_jobs(rt: Runtime) -> list[models.Job]:
+    with rt.sessions() as session:
+        return list(session.scalars(select(models.Job).where(models.Job.kind == "ack").order_by(models.Job.id)))
+
+
+def test_chinese_and_english_mail_become_tickets_with_acks_in_their_language(runtime: Runtime) -> None:
+    zh = (FIXTURES / "ingest" / "zh-outage.eml").read_bytes()
+    en = (FIXTURES / "ingest" / "en-question.eml").read_bytes()
+    first = ingest.ingest(runtime, items(zh, en))
+    assert [r.status for r in first] == [IngestStatus.CREATED, IngestStatus.CREATED]
+    assert [r.language for r in first] == ["zh-Hans", "en"]
+    assert first[0].severity == 1
+    acks = ack_jobs(runtime)
+    assert [a.language for a in acks] == ["zh-Hans", "en"]
+    for result, ack in zip(first, acks, strict=True):
+        assert result.ticket and result.ticket in (ack.subject or "")
+    assert "您好" in (acks[0].body_text or "") and "宕机" in (acks[0].subject or "")
+    assert (acks[1].body_text or "").startswith("Dear Ann Lee")
+    again = ingest.ingest(runtime, items(zh, en))
+    assert [r.status for r in again] == [IngestStatus.DUPLICATE, IngestStatus.DUPLICATE]
+    assert count(runtime, models.Ticket) == 2 and len(ack_jobs(runtime)) == 2
+
+
+def test_same_content_without_message_id_is_a_duplicate(runtime: Runtime) -> None:
+    raw = make_mail(message_id=None)
+    assert [r.status for r in ingest.ingest(runtime, items(raw, raw))] == ["created", "duplicate"]
+
+
+def test_traditional_chinese_customer_gets_the_traditional_template(runtime: Runtime) -> None:
+    result, = ingest.ingest(runtime, items((FIXTURES / "ingest" / "zh-hant-degraded.eml").read_bytes()))
+    assert result.language == "zh-Hant"
+    assert "我們已收到您的來信" in (ack_jobs(runtime)[0].body_text or "")
+
+
+def test_reply_by_subject_number_or_in_reply_to_is_appended(runtime: Runtime) -> None:
+    created, = ingest.ingest(runtime, items(make_mail("Controller offline", "The controller is down.")))
+    ack = ack_jobs(runtime)[0]
+    by_subject = make_mail(f"Re: {ack.subject}", "Here are the logs you asked for.")
+    by_header = make_mail("logs", "More logs.", headers={"In-Reply-To": f"<{ack.message_id}>"})
+    results = ingest.ingest(runtime, items(by_subject, by_header))
+    assert [(r.status, r.ticket) for r in results] == [("appended", created.ticket), ("appended", created.ticket)]
+    assert count(runtime, models.Ticket) == 1 and len(ack_jobs(runtime)) == 1
+
+
+def test_reply_to_a_resolved_ticket_reopens_it(runtime: Runtime) -> None:
+    created, = ingest.ingest(runtime, items(make_mail("Fan alarm", "Fan 2 alarm on the chassis.")))
+    with runtime.sessions.begin() as session:
+        ticket = session.scalar(select(models.Ticket))
+        assert ticket is not None
+        ticket.status, ticket.resolved_at = "resolved", NOW
+    reply, = ingest.ingest(runtime, items(make_mail(f"回复: [{created.ticket}] Fan alarm", "风扇又报警了。")))
+    assert (reply.status, reply.reason) == ("appended", "reopened")
+    with runtime.sessions() as session:
+        assert session.scalar(select(models.Ticket.status)) == "open"
+
+
+def test_auto_reply_is_stored_on_its_ticket_but_never_acknowledged(runtime: Runtime) -> None:
+    created, = ingest.ingest(runtime, items(make_mail("Disk failure", "Disk 3 failed.")))
+    ack = ack_jobs(runtime)[0]
+    ooo = make_mail(f"自动回复: {ack.subject}", "我目前休假，将于下周一返回。",
+                    headers={"Auto-Submitted": "auto-replied", "In-Reply-To": f"<{ack.message_id}>"})
+    result, = ingest.ingest(runtime, items(ooo))
+    assert result.status == "suppressed" and result.ticket == created.ticket and result.reason
+    assert len(ack_jobs(runtime)) == 1
+
+
+def test_acks_to_one_sender_are_rate_limited(runtime: Runtime) -> None:
+    runtime.clock = lambda: NOW
+    mails = [make_mail(f"Problem {i}", f"Distinct problem number {i}.") for i in range(7)]
+    results = ingest.ingest(runtime, items(*mails))
+    assert [r.status for r in results] == ["created"] * 7
+    assert len(ack_jobs(runtime)) == 5
+    assert results[6].reason and "rate limit" in results[6].reason
+    runtime.clock = lambda: NOW + timedelta(hours=2)  # the limit counts acks of the last hour
+    later, = ingest.ingest(runtime, items(make_mail("Problem 8", "Another one.")))
+    assert later.status == "created" and later.reason is None and len(ack_jobs(runtime)) == 6
+
+
+def test_oversize_mail_is_quarantined_with_its_reason_and_can_be_retried(runtime: Runtime,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    boom = RuntimeError("parser exploded")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise boom
+
+    monkeypatch.setattr("pipeline.mail.parse.parse_mail", broken)
+    result, = ingest.ingest(runtime, items(make_mail("Quarantine me", "Body.")))
+    assert result.status == "quarantined" and "parser exploded" in (result.reason or "")
+    monkeypatch.undo()
+    retried = ingest.retry_quarantined(runtime, result.raw_id or 0)
+    assert retried.status == "created"
+    assert count(runtime, models.Ticket) == 1
+
+
+def test_header_injection_is_neutralised_in_the_ack(runtime: Runtime) -> None:
+    nasty = make_mail("Hello\r\nBcc: victim@elsewhere.example <script>alert(1)</script>", "body")
+    ingest.ingest(runtime, items(nasty))
+    ack = ack_jobs(runtime)[0]
+    assert "\n" not in (ack.subject or "") and "\r" not in (ack.subject or "")
+    assert "<script>" not in (ack.body_html or "") and "&lt;script&gt;" in (ack.body_html or "")
