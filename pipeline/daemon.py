@@ -81,8 +81,8 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     processor = Processor(rt)
     smtp_server = await smtp.start(rt, processor.submit)
     host, port = rt.settings.http_bind
-    http = uvicorn.Server(uvicorn.Config(web.build_app(rt, hotline.routes(rt)), host=host, port=port, log_level="warning",
-                                         lifespan="off"))
+    app = web.build_app(rt, hotline.routes(rt))
+    http = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
     http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     tasks = [
         asyncio.create_task(processor.run(), name="processor"),

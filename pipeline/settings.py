@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import ConfigError
 
@@ -55,6 +56,7 @@ class ImapMailbox(BaseModel):
     idle_renew_s: float = 540.0
     batch_size: int = 100
     timeout_s: float = 60.0
+    lease_s: float = 30.0  # another process takes the mailbox over this long after its holder died
 
 
 class SmtpOptions(BaseModel):
@@ -70,6 +72,90 @@ class SmtpOptions(BaseModel):
     max_connections_per_client: int = 20
     max_messages_per_client_per_minute: int = 600
     hostname: str | None = None
+
+
+class VoicePrompt(BaseModel):
+    """`[hotline.prompts.<language>]`: how the hotline speaks one language (Twilio <Say>)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    say_language: str  # <Say language>: "zh-CN" (Mandarin), "en-US", "zh-HK", "cmn-CN" with Polly voices
+    voice: str | None = None  # "alice", "Polly.Zhiyu", "Google.cmn-CN-Standard-A"; None: Twilio's default
+    digit: str | None = None  # the key that picks this language in the greeting
+    greeting: str
+    choose: str = ""  # e.g. "普通话请按1。"
+    connecting: str
+    voicemail: str
+    goodbye: str
+
+
+HOTLINE_PROMPTS: dict[str, dict[str, Any]] = {
+    "zh-Hans": dict(say_language="zh-CN", voice="alice", digit="1", greeting="您好，这里是技术支持热线。",
+                    choose="普通话请按1。", connecting="正在为您转接值班工程师，请稍候。",
+                    voicemail="工程师暂时无法接听。请在提示音后留下您的姓名、单位和故障情况，按井号键结束。",
+                    goodbye="谢谢，我们会尽快给您回电。再见。"),
+    "en": dict(say_language="en-US", voice="alice", digit="2", greeting="Hello, this is technical support.",
+               choose="For English, press 2.", connecting="Connecting you to the engineer on call. Please hold.",
+               voicemail="Our engineers cannot take your call right now. Please leave your name, company and "
+                         "the fault after the tone, then press the hash key.",
+               goodbye="Thank you. We will call you back soon. Goodbye."),
+}
+
+
+class HotlineOptions(BaseModel):
+    """`[hotline]`: how the Twilio hotline answers, routes, records and follows up calls (README)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompts: dict[str, VoicePrompt] = Field(default_factory=dict, validate_default=True)  # over HOTLINE_PROMPTS
+    default_language: str = "zh-Hans"
+    gather_timeout_s: int = Field(default=4, ge=1, le=30)
+    on_call: list[str] = Field(default_factory=list)  # E.164 numbers, dialled together
+    after_hours_on_call: list[str] | None = None  # outside business hours; None: the on_call numbers
+    after_hours_tiers: list[str] = Field(default_factory=lambda: ["24x7"])  # put through at night
+    dial_timeout_s: int = Field(default=20, ge=5, le=600)
+    record_max_length_s: int = Field(default=120, ge=5, le=3600)
+    record_timeout_s: int = Field(default=5, ge=1, le=60)  # silence that ends a voicemail
+    transcribe: bool = True  # Twilio's transcription, asked for English voicemails only
+    sms_enabled: bool = True  # SMS to callers after a missed call (needs twilio_number)
+    default_severity: int = Field(default=2, ge=1, le=4)
+    callback_limits: dict[str, str] = Field(default_factory=dict)  # tier -> "10m": over the policy's
+    callback_notify: list[str] = Field(default_factory=list)  # numbers (SMS) or e-mail; default on_call
+    callback_remind_before_s: int = Field(default=300, ge=0)
+    max_body_bytes: int = Field(default=16384, ge=1024)
+    stt_backend: Literal["none", "pocketsphinx", "faster-whisper"] = "none"
+    stt_model_dir: Path | None = None  # faster-whisper model folder; never downloaded at run time
+    recordings_dir: Path = Path("var/recordings")
+
+    @field_validator("prompts", mode="before")
+    @classmethod
+    def _merge_prompts(cls, value: Any) -> Any:
+        merged = {lang: dict(prompt) for lang, prompt in HOTLINE_PROMPTS.items()}
+        for lang, prompt in (value or {}).items():
+            merged[lang] = {**merged.get(lang, {}), **(prompt if isinstance(prompt, dict) else dict(prompt))}
+        return merged
+
+    @field_validator("on_call", "after_hours_on_call", "callback_notify", mode="before")
+    @classmethod
+    def _number_lists(cls, value: Any) -> Any:
+        return _split_commas(value)
+
+    @field_validator("on_call", "after_hours_on_call")
+    @classmethod
+    def _e164(cls, value: list[str] | None) -> list[str] | None:
+        for number in value or []:
+            if not re.fullmatch(r"\+[1-9]\d{6,14}", number):
+                raise ValueError(f"{number!r} is not an E.164 number such as +8613800138000")
+        return value
+
+    @model_validator(mode="after")
+    def _languages(self) -> HotlineOptions:
+        if self.default_language not in self.prompts:
+            raise ValueError(f"default_language {self.default_language!r} has no prompts")
+        digits = [p.digit for p in self.prompts.values() if p.digit]
+        if len(digits) != len(set(digits)):
+            raise ValueError(f"two languages share a key: {digits}")
+        return self
 
 
 class Settings(BaseModel):
@@ -101,7 +187,7 @@ class Settings(BaseModel):
     twilio_api_base: str | None = None
     imap: list[ImapMailbox] = Field(default_factory=list)
     smtp: SmtpOptions = Field(default_factory=SmtpOptions)
-    hotline: dict[str, Any] = Field(default_factory=dict)
+    hotline: HotlineOptions = Field(default_factory=HotlineOptions)
     policy: dict[str, Any] = Field(default_factory=dict)
     policy_file: Path | None = None
 
@@ -201,7 +287,9 @@ def _from_environment(environ: dict[str, str]) -> dict[str, Any]:
         raw = environ.get(ENV_PREFIX + name.upper())
         if raw is None:
             continue
-        if field.annotation is not None and str(field.annotation).startswith(("list[pipeline", "dict")):
+        annotation = field.annotation
+        is_table = isinstance(annotation, type) and issubclass(annotation, BaseModel)  # [smtp], [hotline]
+        if is_table or str(annotation).startswith(("list[pipeline", "dict")):
             try:
                 values[name] = json.loads(raw)
             except json.JSONDecodeError:

@@ -79,7 +79,7 @@ class ServeProcess:
             self.stop()
 
 
-def wait_for(predicate, timeout_s: float = 10, interval_s: float = 0.05):  # noqa: ANN001, ANN201
+def wait_for(predicate, timeout_s: float = 10, interval_s: float = 0.05):
     """Poll until predicate() is truthy; return its value or raise AssertionError."""
     deadline = time.monotonic() + timeout_s
     while True:

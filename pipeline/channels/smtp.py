@@ -77,7 +77,7 @@ class IntakeHandler:
 
 
 def smtp_factory(rt: Runtime, handler: IntakeHandler, **options: Any) -> Callable[[], SMTP]:
-    hostname = rt.settings.smtp.hostname or rt.settings.service_domains and sorted(rt.settings.service_domains)[0]
+    hostname = rt.settings.smtp.hostname or (rt.settings.service_domains and sorted(rt.settings.service_domains)[0])
 
     def make() -> SMTP:
         return SMTP(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 
 from pipeline.channels import files
 from pipeline.cli import common, output
 from pipeline.records import RawInput
-from pipeline.tickets import ingest
+from pipeline.tickets import bulk
 
 COLUMNS = ("source", "status", "ticket", "language", "severity", "reason")
 BATCH = 200
@@ -27,18 +26,15 @@ def register(nouns: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     with common.runtime() as rt:
         received_at = common.parse_time(args.received_at, rt.settings.zone) or rt.now()
-        messages = files.read_messages(args.paths)
+        items = (RawInput(raw=raw, source=source, received_at=received_at)
+                 for source, raw in files.read_messages(args.paths))
         progress = sys.stderr.isatty() and not args.json
-        done = 0
-        while batch := list(itertools.islice(messages, max(1, args.batch_size))):
-            items = [RawInput(raw=raw, source=source, received_at=received_at) for source, raw in batch]
-            results = ingest.ingest(rt, items)
+        for done, result in enumerate(bulk.ingest_all(rt, items, batch_size=max(1, args.batch_size)), 1):
             if progress:
-                print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
-            output.stream((r.as_dict() for r in results), COLUMNS, args.json)
-            done += len(results)
-            if progress:
-                print(f"\r  {done} messages ingested…", end="", file=sys.stderr, flush=True)
+                print("\r\x1b[K", end="", file=sys.stderr)
+            output.stream([result.as_dict()], COLUMNS, args.json)
+            if progress and done % 50 == 0:
+                print(f"  {done} messages ingested…", end="", file=sys.stderr, flush=True)
         if progress:
-            print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
+            print("\r\x1b[K", end="", file=sys.stderr)
     return 0

@@ -8,10 +8,10 @@ import sys
 from collections.abc import Sequence
 
 from pipeline import __version__
-from pipeline.cli import customers, db, ingest, outbox, quarantine, serve, tickets, triage
+from pipeline.cli import customers, db, imap, ingest, outbox, quarantine, serve, tickets, triage
 from pipeline.errors import ConfigError, IntakeError, NotFound, StoreUnavailable, UsageError
 
-COMMANDS = (serve, db, ingest, triage, tickets, customers, outbox, quarantine)
+COMMANDS = (serve, db, ingest, triage, tickets, customers, outbox, quarantine, imap)
 EXIT_CODES: dict[type[IntakeError], int] = {ConfigError: 2, UsageError: 2, NotFound: 3, StoreUnavailable: 4}
 
 

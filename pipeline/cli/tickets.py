@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from sqlalchemy.orm import Session
+
 from pipeline.cli import common, output
 from pipeline.errors import NotFound
 from pipeline.records import Severity
 from pipeline.runtime import Runtime
-from sqlalchemy.orm import Session
 from pipeline.store import db, models, queries, views
 from pipeline.tickets import service
 
@@ -91,7 +92,7 @@ def change(action: Action) -> Callable[[argparse.Namespace], int]:
     return run
 
 
-def _at(rt: Runtime, args: argparse.Namespace):  # noqa: ANN202 - a datetime
+def _at(rt: Runtime, args: argparse.Namespace):
     return common.parse_time(getattr(args, "at", None), rt.settings.zone) or rt.now()
 
 

@@ -54,6 +54,9 @@ def build_message(job: Job, from_address: str, display_name: str = "") -> EmailM
     message.set_content(job.body_text or "", charset="utf-8", cte="base64")
     if job.body_html:
         message.add_alternative(job.body_html, subtype="html", charset="utf-8", cte="base64")
+    if payload.get("ics"):  # a visit invitation (pipeline/jobs/ics.py): text/calendar; method=REQUEST
+        message.add_attachment(payload["ics"]["content"].encode("utf-8"), maintype="text", subtype="calendar",
+                               filename=payload["ics"]["filename"], params={"method": "REQUEST", "charset": "utf-8"})
     return message
 
 

@@ -1,10 +1,10 @@
 """Bytes and header words to text without garbling anything that can be decoded.
 
 Chinese mail lies about its charset: ``gb2312`` labels carry GBK-only characters, GBK bytes arrive
-labelled ``utf-8`` or not labelled at all, Big5 needs HKSCS or the Microsoft euro. So a label is a hint
-that picks a family of codecs (domain.md section 1). When the label cannot be honoured we try the
-likely codecs strictly, then charset detection, and replace bytes only as a last resort; every such
-step comes back as a short ``fallback`` string so the ticket shows what happened.
+labelled ``utf-8`` or not labelled at all, Big5 needs HKSCS or the Microsoft euro. The label picks a
+family of codecs (charsets.py). When the label cannot be honoured we try the likely codecs strictly,
+then charset detection, and replace bytes only as a last resort; each such step comes back as a short
+``fallback`` string so the ticket shows what happened (style.md section 4).
 """
 
 from __future__ import annotations
@@ -13,63 +13,23 @@ import binascii
 import codecs
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from charset_normalizer import from_bytes
 
-# Every label a GB-family sender writes decodes as gb18030, the superset (WHATWG "gbk" decoder).
-_GB_LABELS = frozenset(
-    "gb2312 gbk x-gbk cp936 ms936 windows-936 euc-cn euccn x-euc-cn gb_2312 gb_2312-80 gb2312-80 "
-    "csgb2312 csgb231280 chinese csiso58gb231280 iso-ir-58 gb18030 iso-gb2312 cn-gb gb2312-1980".split()
-)
-# No Python codec covers Big5 + HKSCS + ETEN + euro, so the family tries two.
-_BIG5_LABELS = frozenset(
-    "big5 big-5 big5-hkscs big5hkscs cn-big5 csbig5 x-x-big5 x-big5 cp950 ms950 windows-950 big5-eten".split()
-)
-# Labels whose codec is a strict subset of what senders really use, or that Python does not know.
-_SUPERSETS: dict[str, tuple[str, ...]] = {
-    "iso-8859-1": ("cp1252", "latin-1"),  # WHATWG: the iso-8859-1 label means windows-1252
-    "latin1": ("cp1252", "latin-1"),
-    "latin-1": ("cp1252", "latin-1"),
-    "iso_8859-1": ("cp1252", "latin-1"),
-    "iso8859-1": ("cp1252", "latin-1"),
-    "euc-kr": ("cp949",),
-    "ks_c_5601-1987": ("cp949",),
-    "ks_c_5601": ("cp949",),
-    "korean": ("cp949",),
-    "shift_jis": ("cp932", "shift_jis_2004"),
-    "shift-jis": ("cp932", "shift_jis_2004"),
-    "sjis": ("cp932", "shift_jis_2004"),
-    "x-sjis": ("cp932", "shift_jis_2004"),
-    "windows-31j": ("cp932",),
-    "iso-2022-jp": ("iso2022_jp", "iso2022_jp_ext", "iso2022_jp_2", "iso2022_jp_3"),
-    "tis-620": ("cp874",),
-    "unicode-1-1-utf-7": ("utf-7",),
-    "unicode": ("utf-16",),
-    "unicodebig": ("utf-16-be",),
-    "unicodefffe": ("utf-16-be",),
-    "unicodelittle": ("utf-16-le",),
-    "utf8": ("utf-8",),
-}
-# Codecs Python knows that are not charsets: decoding with them would misread text, not decode it.
-_NOT_CHARSETS = frozenset(
-    "idna punycode raw_unicode_escape unicode_escape undefined mbcs oem".split()
-)
+from pipeline.mail import charsets
+
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?(.*?)\?=", re.S)
 _FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _NON_ASCII = re.compile("[^\x00-\x7f]")
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
-_LABEL_TOKEN = re.compile(r"[a-z0-9._:+-]+")
-_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 _CJK = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
-# ASCII bytes with the escapes of ISO-2022, UTF-7 and HZ: codecs that read it as itself are ASCII-safe.
-_ASCII_PROBE = bytes(range(128)) + b"\x1b$B0!\x1b(B +AGE- ~{0!~}"
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 # What detection may answer: the charsets Chinese and English mail really uses. Unrestricted,
 # charset_normalizer calls a short Latin-1 word cp1006 (Urdu) and GBK names cp949.
 _DETECTABLE = [
     "utf_8", "gb18030", "big5hkscs", "cp950", "cp1252", "cp1251", "koi8_r", "cp932", "euc_jp", "utf_16",
-]
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -79,73 +39,21 @@ class DecodedText:
     fallback: str | None = None  # what was done instead of honouring the label; None when strict
 
 
-@dataclass(frozen=True)
-class _Plan:
-    label: str  # normalised label, "" when missing
-    codecs: tuple[str, ...]  # strict attempts that honour the label (supersets included)
-    known: bool  # the label names a charset we can decode
-    ascii_safe: bool  # every codec maps ASCII bytes to the same ASCII text
-    replace_codec: str  # codec for the last-resort decode with replacement
+def decode_text(data: bytes, label: str | None, hint: str | None = None) -> DecodedText:
+    """Decode body or parameter bytes; never raises, never replaces a byte that some codec reads.
 
-
-def normalise_label(label: str | None) -> str:
-    """``' "GB2312" '`` -> ``gb2312``; junk after the first token is dropped (``utf-8\\n cte: 7bit``)."""
-    if not label:
-        return ""
-    label = label.strip().strip("\"'").strip().lower()
-    label = label.removeprefix("charset=").strip("\"'")
-    match = _LABEL_TOKEN.match(label)
-    return match.group() if match else ""
-
-
-@lru_cache(maxsize=512)
-def _plan(label: str) -> _Plan:
-    if not label or label in ("us-ascii", "ascii", "us", "ansi_x3.4-1968", "iso646-us", "csascii"):
-        return _Plan(label, ("ascii",), bool(label), True, "utf-8")
-    if label in _GB_LABELS:
-        return _Plan(label, ("gb18030",), True, True, "gb18030")
-    if label in _BIG5_LABELS:
-        return _Plan(label, ("big5hkscs", "cp950"), True, True, "big5hkscs")
-    names = _SUPERSETS.get(label) or _lookup(label)
-    if not names:
-        return _Plan(label, (), False, True, "utf-8")
-    safe = True
-    for name in names:
-        try:
-            safe = safe and _ASCII_PROBE.decode(name) == _ASCII_PROBE.decode("ascii")
-        except UnicodeDecodeError:
-            safe = False
-    return _Plan(label, names, True, safe, names[0])
-
-
-def _lookup(label: str) -> tuple[str, ...]:
-    for candidate in (label, label.removeprefix("x-")):
-        try:
-            info = codecs.lookup(candidate)
-        except LookupError:
-            continue
-        if info.name in _NOT_CHARSETS:
-            continue
-        try:
-            b"a".decode(info.name)  # bytes-to-bytes codecs (base64, zlib) refuse here
-        except LookupError:
-            continue
-        except UnicodeError:
-            pass
-        return (info.name,)
-    return ()
-
-
-def decode_text(data: bytes, label: str | None) -> DecodedText:
-    """Decode body or parameter bytes; never raises and never replaces a byte that some codec reads."""
-    plan = _plan(normalise_label(label))
+    ``hint`` is a charset declared elsewhere in the same message (charsets.hint), tried on bytes
+    whose own label is missing or wrong before any guessing.
+    """
+    plan = charsets.plan(charsets.normalise_label(label))
     is_ascii = data.isascii()
     if is_ascii and plan.ascii_safe:
         return DecodedText(data.decode("ascii"), plan.codecs[0] if plan.codecs else "ascii")
-    if plan.replace_codec in ("gb18030", "big5hkscs") and not is_ascii:
-        # UTF-8 Chinese labelled gb2312 also passes gb18030 as mojibake (璇烽棶); GBK text is valid UTF-8
-        # only by accident, and then it does not read as Chinese.
-        utf8 = _utf8_chinese(data)
+    if not is_ascii and (plan.single_byte or plan.replace_codec in ("gb18030", "big5hkscs")):
+        # UTF-8 labelled gb2312 or iso-8859-1 also passes those codecs, as mojibake (璇烽棶, mÃ¶glich).
+        # Latin text is never valid UTF-8 by accident; GBK is, rarely, but then it does not read as
+        # Chinese.
+        utf8 = _utf8_text(data, chinese=not plan.single_byte)
         if utf8 is not None:
             return DecodedText(utf8, "utf-8", f"labelled {plan.label}: decoded as utf-8")
     for codec in plan.codecs:
@@ -162,17 +70,21 @@ def decode_text(data: bytes, label: str | None) -> DecodedText:
     # ASCII bytes that a known label cannot read are broken escapes (ISO-2022): guessing would only
     # print the escape sequences, so go straight to replacement under the label.
     if not (is_ascii and plan.known):
-        guessed = guess(data, skip=plan.codecs, big5=plan.replace_codec == "big5hkscs")
+        guessed = guess(data, skip=plan.codecs, big5=plan.replace_codec == "big5hkscs", hint=hint)
         if guessed is not None:
             return DecodedText(guessed.text, guessed.codec, f"{why}: {guessed.fallback}")
     return _replace(data, plan.replace_codec, why)
 
 
-def guess(data: bytes, *, skip: tuple[str, ...] = (), big5: bool = False) -> DecodedText | None:
-    """Strict utf-8, then plausible gb18030, then detection; None when nothing reads the bytes.
+def guess(
+    data: bytes, *, skip: tuple[str, ...] = (), big5: bool = False, hint: str | None = None
+) -> DecodedText | None:
+    """Read bytes of unknown charset; None when nothing reads them. ``fallback`` says what won.
 
-    ``fallback`` says which one won ("decoded as gb18030"). Big5-labelled bytes skip gb18030 and
-    detection: the label family is right far more often than a guess over a few bytes.
+    Order: a UTF-16 byte order mark; strict UTF-8; UTF-8 with a few bad bytes among many good
+    sequences (a broken UTF-8 text, not another charset); the message's declared charset; gb18030 if
+    the result reads as Chinese; charset_normalizer. Big5-labelled bytes stop after UTF-8: the label
+    family is right far more often than a guess.
     """
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and "utf-16" not in skip:
         try:
@@ -184,8 +96,17 @@ def guess(data: bytes, *, skip: tuple[str, ...] = (), big5: bool = False) -> Dec
             return DecodedText(_strip_bom(data.decode("utf-8")), "utf-8", "decoded as utf-8")
         except UnicodeDecodeError:
             pass
+    replaced = _replace(data, "utf-8", "")
+    count = replaced.text.count("\ufffd") - data.count(b"\xef\xbf\xbd")
+    if len(_NON_ASCII.findall(replaced.text)) - count >= 3 * count:
+        return DecodedText(replaced.text, "utf-8", (replaced.fallback or "").lstrip(": "))
     if big5:
         return None
+    hinted = charsets.plan(charsets.normalise_label(hint)) if hint and charsets.hint(hint) else None
+    # A multibyte charset the message declares is strong evidence; a single-byte one reads any bytes,
+    # so it only comes after gb18030 has had its chance to read as Chinese.
+    if hinted and not hinted.single_byte and (found := _first_strict(data, hinted.codecs)):
+        return found
     if "gb18030" not in skip:
         try:
             text = data.decode("gb18030")
@@ -194,33 +115,52 @@ def guess(data: bytes, *, skip: tuple[str, ...] = (), big5: bool = False) -> Dec
         else:
             if _looks_chinese(text):
                 return DecodedText(text, "gb18030", "decoded as gb18030")
+    if hinted and hinted.single_byte and (found := _first_strict(data, hinted.codecs)):
+        return found
     best = from_bytes(data, cp_isolation=_DETECTABLE).best()
     if best is None:
         return None
     return DecodedText(_strip_bom(str(best)), best.encoding, f"detected as {best.encoding}")
 
 
-def _utf8_chinese(data: bytes) -> str | None:
+def _first_strict(data: bytes, names: tuple[str, ...]) -> DecodedText | None:
+    for codec in names:
+        try:
+            text = data.decode(codec)
+        except UnicodeError:
+            continue
+        return DecodedText(_strip_bom(text), codec, f"decoded as {codec}, the message's charset")
+    return None
+
+
+def _utf8_text(data: bytes, *, chinese: bool) -> str | None:
     try:
-        text = data.decode("utf-8")
+        text = _strip_bom(data.decode("utf-8"))
     except UnicodeDecodeError:
         return None
-    chars = _NON_ASCII.findall(text)
+    if not chinese:
+        return text
     cjk = len(_CJK.findall(text))
-    return text if cjk >= 2 and cjk * 2 > len(chars) else None
+    return text if cjk >= 2 and cjk * 2 > len(_NON_ASCII.findall(text)) else None
 
 
 def _looks_chinese(text: str) -> bool:
-    """Whether gb18030 output is Chinese rather than Latin-1 or Big5 bytes read as rare GBK characters.
+    """Whether gb18030 output is Chinese rather than other bytes read as Chinese characters.
 
-    Real GBK text is almost all GB2312 characters (names like 朱镕基 add a few rare ones); misread
-    bytes land in the GBK extension and the user-defined (private use) areas.
+    Running Chinese text is mostly GB2312 level-1 characters and punctuation (lead bytes A1-D7).
+    Latin-1 and Russian lowercase land in the GBK extension, level 2 or the private-use area, Big5 in
+    the extension and private use. Names such as 朱镕基 add a rare character, hence only "half".
     """
     if _PRIVATE_USE.search(text):
         return False
-    chars = "".join(_NON_ASCII.findall(text))
-    rare = chars.encode("gb2312", "replace").count(b"?")
-    return rare * 2 <= len(chars)
+    chars = _NON_ASCII.findall(text)[:2000]
+    common = 0
+    for char in chars:
+        try:
+            common += char.encode("gb2312")[0] <= 0xD7
+        except UnicodeEncodeError:
+            continue
+    return common * 2 >= len(chars)
 
 
 def _replace(data: bytes, codec: str, why: str) -> DecodedText:
@@ -244,7 +184,7 @@ def unfold(value: str) -> str:
     return _FOLD.sub("", value).replace("\r", "").replace("\n", "")
 
 
-def recover_8bit(value: str) -> tuple[str, str | None]:
+def recover_8bit(value: str, hint: str | None = None) -> tuple[str, str | None]:
     """Text of a header that arrived as raw 8-bit bytes (BytesParser keeps them as surrogates).
 
     UTF-8 is legal there (RFC 6532) and needs no note; anything else is a guess and says so.
@@ -256,29 +196,29 @@ def recover_8bit(value: str) -> tuple[str, str | None]:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError:
         pass
-    guessed = guess(raw, skip=("utf-8",))
+    guessed = guess(raw, hint=hint)
     if guessed is not None:
         return guessed.text, f"8-bit header {guessed.fallback}"
     replaced = _replace(raw, "utf-8", "8-bit header")
     return replaced.text, replaced.fallback
 
 
-def decode_header_value(value: str) -> tuple[str, tuple[str, ...]]:
+def decode_header_value(value: str, hint: str | None = None) -> tuple[str, tuple[str, ...]]:
     """Decode a raw header value: 8-bit bytes, RFC 2047 words (B and Q, any charset), folding.
+
+    Raw 8-bit bytes inside an encoded-word are read in the word's charset, outside with recover_8bit.
 
     Adjacent encoded-words with the same charset are joined as bytes before decoding, because
     mailers split multibyte characters across words although RFC 2047 section 5 forbids it.
     White space between encoded-words is dropped (RFC 2047 section 6.2).
     """
-    notes: list[str] = []
-    value, note = recover_8bit(value)
-    if note:
-        notes.append(note)
     value = unfold(value)
     if "=?" not in value:
-        return value, tuple(notes)
+        text, note = recover_8bit(value, hint)
+        return text, (note,) if note else ()
+    notes: list[str] = []
     out: list[str] = []
-    pending: bytearray = bytearray()
+    pending = bytearray()
     pending_charset = ""
     position = 0
     for match in _ENCODED_WORD.finditer(value):
@@ -286,15 +226,22 @@ def decode_header_value(value: str) -> tuple[str, tuple[str, ...]]:
         charset = match.group(1).split("*", 1)[0].lower()
         if gap and (not gap.isspace() or position == 0):
             _flush(out, pending, pending_charset, notes)
-            out.append(gap)
+            out.append(_recovered(gap, hint, notes))
         elif pending and charset != pending_charset:
             _flush(out, pending, pending_charset, notes)
         pending_charset = charset
         pending += _word_bytes(match.group(2), match.group(3))
         position = match.end()
     _flush(out, pending, pending_charset, notes)
-    out.append(value[position:])
+    out.append(_recovered(value[position:], hint, notes))
     return "".join(out), tuple(notes)
+
+
+def _recovered(text: str, hint: str | None, notes: list[str]) -> str:
+    text, note = recover_8bit(text, hint)
+    if note:
+        notes.append(note)
+    return text
 
 
 def _flush(out: list[str], pending: bytearray, charset: str, notes: list[str]) -> None:

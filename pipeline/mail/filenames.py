@@ -18,6 +18,7 @@ _PARAM = re.compile(r'\s*([^\s=;"]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)(?:"|$)|([^;]*))
 _SECTION = re.compile(r"^(.*?)\*(\d+)(\*?)$")
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"|?*\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]')
 _SPACES = re.compile(r"\s+")
+_SEPARATOR = re.compile(r"[/\\]")
 _RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\.|$)", re.I)
 MAX_FILENAME = 150
 
@@ -55,21 +56,21 @@ def parse_params(value: str) -> tuple[str, dict[str, str]]:
     return head.strip().lower(), params
 
 
-def param_text(params: dict[str, str], name: str) -> tuple[str | None, tuple[str, ...]]:
+def param_text(params: dict[str, str], name: str, hint: str | None = None) -> tuple[str | None, tuple[str, ...]]:
     """One parameter decoded to text, RFC 2231 form first; (None, ()) when absent."""
     extended = _rfc2231(params, name)
     if extended is not None:
         data, charset = extended
-        decoded = decode.decode_text(data, charset)
+        decoded = decode.decode_text(data, charset, hint)
         notes = (f"RFC 2231 {decoded.fallback}",) if decoded.fallback else ()
         if "=?" in decoded.text:
-            text, more = decode.decode_header_value(decoded.text)
+            text, more = decode.decode_header_value(decoded.text, hint)
             return text, notes + more
         return decoded.text, notes
     raw = params.get(name)
     if raw is None:
         return None, ()
-    return decode.decode_header_value(raw)
+    return decode.decode_header_value(raw, hint)
 
 
 def _rfc2231(params: dict[str, str], name: str) -> tuple[bytes, str] | None:
@@ -101,11 +102,9 @@ def safe_filename(name: str | None, default: str = "attachment") -> str:
     control and bidi-override characters (a right-to-left override disguises "exe.pdf"), leading
     dots and Windows-reserved names, and cuts to 150 characters / 240 UTF-8 bytes keeping the extension.
     """
-    name = unicodedata.normalize("NFC", name or "")
-    name = name.replace("\\", "/").rsplit("/", 1)[-1] if "/" in name.rstrip("/\\ ") else name.replace("\\", "/")
-    name = name.replace("/", "")
-    name = _SPACES.sub(" ", _UNSAFE.sub("", name)).strip()
-    name = name.lstrip(". ").rstrip(". ")
+    name = unicodedata.normalize("NFC", _UNSAFE.sub("", name or ""))
+    components = [part for part in _SEPARATOR.split(name) if part.strip(" .")]
+    name = _SPACES.sub(" ", components[-1]).strip(" .") if components else ""
     if _RESERVED.match(name):
         name = "_" + name
     name = _shorten(name)
@@ -114,13 +113,11 @@ def safe_filename(name: str | None, default: str = "attachment") -> str:
 
 def _shorten(name: str) -> str:
     stem, dot, ext = name.rpartition(".")
-    if not dot or len(ext) > 16 or not stem:
+    if not dot or not stem or len(ext) > 16:
         stem, ext = name, ""
     else:
         ext = "." + ext
-    while stem and (len(stem) + len(ext) > MAX_FILENAME or len((stem + ext).encode("utf-8")) > 240):
-        stem = stem[: max(0, min(len(stem) - 1, MAX_FILENAME - len(ext)))]
-    stem = stem.rstrip(". ")
-    if not stem:
-        return ext.lstrip(".")[:MAX_FILENAME]
-    return stem + ext
+    stem = stem[: MAX_FILENAME - len(ext)]
+    while stem and len((stem + ext).encode("utf-8")) > 240:
+        stem = stem[:-1]
+    return stem.rstrip(" .") + ext if stem.rstrip(" .") else ext.lstrip(".")

@@ -229,21 +229,33 @@ class MailboxState(Base):
 
 
 class Call(Base):
-    """One hotline call, keyed by Twilio's CallSid; callbacks update it idempotently."""
+    """One hotline call, keyed by Twilio's CallSid; callbacks update it idempotently.
+
+    `call_status` is Twilio's status of the caller's leg and `dial_status` that of the leg to the on-call
+    engineer, each applied in SequenceNumber order and never taken back from a final state; `status` is
+    what the caller got (pipeline.calls.state.final_status): completed only when a person answered.
+    """
 
     __tablename__ = "calls"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
-    from_number: Mapped[str | None] = mapped_column(String(40), index=True)
+    from_number: Mapped[str | None] = mapped_column(String(40), index=True)  # E.164 when it parses
     to_number: Mapped[str | None] = mapped_column(String(40))
     caller_country: Mapped[str | None] = mapped_column(String(8))
+    caller_name: Mapped[str | None] = mapped_column(String(200))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     language: Mapped[str | None] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(20))
-    route: Mapped[str | None] = mapped_column(String(20))  # dial | voicemail
+    language_chosen: Mapped[bool] = mapped_column(default=False)  # by a key press
+    opened_ticket: Mapped[bool] = mapped_column(default=False)  # False: joined an open ticket
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    call_status: Mapped[str | None] = mapped_column(String(20))
     last_sequence: Mapped[int] = mapped_column(Integer, default=-1)
+    dial_status: Mapped[str | None] = mapped_column(String(20))
+    dial_sequence: Mapped[int] = mapped_column(Integer, default=-1)
+    route: Mapped[str | None] = mapped_column(String(20))  # dial | voicemail
+    missed: Mapped[str | None] = mapped_column(String(20))  # why nobody answered: no-answer, busy, ...
     started_at: Mapped[datetime]
     answered_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
@@ -251,10 +263,13 @@ class Call(Base):
     answered_by: Mapped[str | None] = mapped_column(String(100))
     recording_sid: Mapped[str | None] = mapped_column(String(64))
     recording_url: Mapped[str | None] = mapped_column(Text)
+    recording_status: Mapped[str | None] = mapped_column(String(20))
     recording_duration_s: Mapped[int | None] = mapped_column(Integer)
+    recording_path: Mapped[str | None] = mapped_column(Text)  # the downloaded copy speech-to-text read
     transcription_sid: Mapped[str | None] = mapped_column(String(64))
     transcription_text: Mapped[str | None] = mapped_column(Text)
     transcription_status: Mapped[str | None] = mapped_column(String(20))
+    transcription_source: Mapped[str | None] = mapped_column(String(20))  # twilio | pocketsphinx | ...
     callback_due: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -267,10 +282,11 @@ class CallEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # voice | status | recording | transcription | gather
+    kind: Mapped[str] = mapped_column(String(20))  # voice | gather | dial | record | status | recording | ...
     dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
     sequence: Mapped[int | None] = mapped_column(Integer)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)  # stored but not applied: why
     received_at: Mapped[datetime]
 
 
@@ -278,16 +294,33 @@ class CallEvent(Base):
 
 
 class Visit(Base):
-    """A promised visit or survey: a phone revisit after a repair, an inspection, a training, a survey."""
+    """A promised visit or survey: a revisit after a repair, an inspection, a training, a survey mail.
+
+    Planned by pipeline.jobs.scheduler under a stable key; it is done once its day's job (job_key) has
+    been sent, which `intake visits list` reads from the jobs table rather than storing twice.
+    """
 
     __tablename__ = "visits"
-    __table_args__ = (Index("uq_visits_kind_customer_ticket_date", "kind", "customer_id", "ticket_id", "date",
-                            unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # revisit | inspection | training | survey
+    dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)  # "revisit:<ticket>:<date>", ...
+    kind: Mapped[str] = mapped_column(String(20), index=True)  # revisit | inspection | training | survey
+    mode: Mapped[str] = mapped_column(String(10))  # phone | onsite | email
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
-    date: Mapped[date]
-    status: Mapped[str] = mapped_column(String(20))  # planned | done | cancelled
+    recipient: Mapped[str | None] = mapped_column(String(320))  # the customer's contact (survey, invitation)
+    date: Mapped[date] = mapped_column(index=True)
+    starts_at: Mapped[datetime | None]
+    job_key: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20))  # planned | cancelled
     created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PlanMark(Base):
+    """The ticket version the scheduler last planned, so each tick replans only changed tickets."""
+
+    __tablename__ = "plan_marks"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    ticket_updated_at: Mapped[datetime]

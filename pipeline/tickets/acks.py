@@ -72,7 +72,8 @@ class AckBuilder:
         message_id = new_message_id(ticket.number, ACK, self.domain)
         references = [*mail.references, *([mail.message_id] if mail.message_id else [])]
         session.execute(
-            insert(models.Job).values(
+            insert(models.Job),
+            dict(
                 kind=ACK,
                 channel="email",
                 ticket_id=ticket.id,
@@ -89,10 +90,11 @@ class AckBuilder:
                 attempts=0,
                 dedupe_key=f"ack:{ticket.id}",
                 created_at=now,
-            )
+            ),
         )
         session.execute(
-            insert(models.Message).values(
+            insert(models.Message),
+            dict(
                 ticket_id=ticket.id,
                 direction="out",
                 kind=ACK,
@@ -104,6 +106,6 @@ class AckBuilder:
                 text=rendered.text,
                 language=rendered.language,
                 created_at=now,
-            )
+            ),
         )
         return None

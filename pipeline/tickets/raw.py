@@ -32,6 +32,14 @@ def peek_message_id(raw: bytes) -> str | None:
     return value[:900] or None
 
 
+# Built once: a statement with bound parameters compiles once and is cached, one per dialect.
+_INSERT = {
+    postgres: insert(models.RawInput).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(
+        models.RawInput.id)
+    for postgres, insert in ((False, sqlite_insert), (True, pg_insert))
+}
+
+
 @dataclass(frozen=True)
 class Stored:
     raw_id: int
@@ -63,9 +71,8 @@ def store_raw(session: Session, item: RawInput, channel: str = "email") -> Store
         attempts=0,
         received_at=item.received_at,
     )
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(models.RawInput).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    new_id = session.scalar(statement.returning(models.RawInput.id))
+    statement = _INSERT[session.get_bind().dialect.name == "postgresql"]
+    new_id = session.scalar(statement, values)
     if new_id is not None:
         return Stored(new_id, True, "received")
     existing = queries.raw_by_dedupe_key(session, key)

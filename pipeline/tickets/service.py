@@ -56,13 +56,16 @@ def apply_deadlines(ctx: Context, ticket: models.Ticket, customer: models.Custom
     ticket.response_due, ticket.onsite_due, ticket.resolve_due = due.response_due, due.onsite_due, due.resolve_due
 
 
+_INSERT_MESSAGE = insert(models.Message).returning(models.Message.id)
+
+
 def _insert_message(
     session: Session, *, ticket_id: int | None, raw_id: int | None, mail: ParsedMail, triage: Triage,
     kind: str, received_at: datetime,
 ) -> int:
     message_id = session.scalar(
-        insert(models.Message)
-        .values(
+        _INSERT_MESSAGE,
+        dict(
             ticket_id=ticket_id,
             raw_id=raw_id,
             direction="in",
@@ -80,8 +83,7 @@ def _insert_message(
             automatic=triage.automatic,
             decoding="; ".join(mail.decoding) or None,
             created_at=received_at,
-        )
-        .returning(models.Message.id)
+        ),
     )
     assert message_id is not None
     if mail.attachments:

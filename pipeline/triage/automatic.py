@@ -44,9 +44,7 @@ class AutomaticRules:
 
         def compiled(key: str) -> patterns.Matcher:
             where = f"automatic.{key}"
-            return patterns.compile_any(
-                regexes=patterns.string_list(table, key, where="automatic"), where=where
-            )
+            return patterns.compile_any(regexes=patterns.string_list(table, key, where="automatic"), where=where)
 
         loop_headers = patterns.string_list(table, "loop_headers", where="automatic")
         return cls(
@@ -145,13 +143,13 @@ def failed_recipients(mail: ParsedMail, rules: AutomaticRules, own: Own) -> str 
 
 def bounce_subject(mail: ParsedMail, rules: AutomaticRules, own: Own) -> str | None:
     subject = reply.strip_subject_prefixes(mail.subject)
-    if rules.bounce_subject.search(patterns.normalize(subject)):
+    if rules.bounce_subject.search(patterns.Haystack.of(subject)):
         return f"bounce: subject '{subject}'"
     return None
 
 
 def daemon_sender(mail: ParsedMail, rules: AutomaticRules, own: Own) -> str | None:
-    if mail.from_addr and rules.daemon_sender.search(mail.from_addr):
+    if mail.from_addr and rules.daemon_sender.search(patterns.Haystack.of(mail.from_addr)):
         return f"bounce: sender {mail.from_addr}"
     return None
 
@@ -191,9 +189,7 @@ def autoreply_headers(mail: ParsedMail, rules: AutomaticRules, own: Own) -> str 
 def exchange_oof(mail: ParsedMail, rules: AutomaticRules, own: Own) -> str | None:
     suppress = _suppress_values(mail)
     if "all" in suppress and mail.header("x-ms-exchange-inbox-rules-loop") is not None:
-        return (
-            "auto-reply: Exchange out-of-office (X-Auto-Response-Suppress + X-MS-Exchange-Inbox-Rules-Loop)"
-        )
+        return "auto-reply: Exchange out-of-office (X-Auto-Response-Suppress + X-MS-Exchange-Inbox-Rules-Loop)"
     return None
 
 
@@ -212,7 +208,7 @@ def precedence(mail: ParsedMail, rules: AutomaticRules, own: Own) -> str | None:
 
 def ooo_subject(mail: ParsedMail, rules: AutomaticRules, own: Own) -> str | None:
     subject = reply.strip_subject_prefixes(mail.subject)
-    if rules.ooo_subject.search(patterns.normalize(subject)):
+    if rules.ooo_subject.search(patterns.Haystack.of(subject)):
         return f"auto-reply: subject '{subject}'"
     return None
 
@@ -259,7 +255,7 @@ def _suppress_values(mail: ParsedMail) -> set[str]:
 def robot_sender(mail: ParsedMail, rules: AutomaticRules, own: Own) -> str | None:
     if not mail.from_addr:
         return "robot sender: empty From"
-    if rules.robot_sender.search(mail.from_addr):
+    if rules.robot_sender.search(patterns.Haystack.of(mail.from_addr)):
         return f"robot sender: {mail.from_addr}"
     return None
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from pipeline.triage import patterns
 
+GRADE_CHARS = 5000  # as in severity: the complaint is stated early
+
 
 @dataclass(frozen=True)
 class EscalationRules:
@@ -24,17 +26,16 @@ class EscalationRules:
         table = patterns.section(policy, "escalation")
         return cls(
             tuple(
-                patterns.NamedPattern.from_table(name, rule, where=f"escalation.{name}")
-                for name, rule in table.items()
+                patterns.NamedPattern.from_table(name, rule, where=f"escalation.{name}") for name, rule in table.items()
             )
         )
 
 
 def escalation_reason(subject: str, text: str, rules: EscalationRules) -> str | None:
     """Why this needs a lead ("complaint rule matched '投诉'"), or None."""
-    haystack = patterns.normalize(f"{subject}\n{text}")
+    haystack = patterns.Haystack.of(f"{subject}\n{text[:GRADE_CHARS]}")
     for rule in rules.rules:
-        match = rule.matcher.search(haystack)
-        if match:
-            return f"{rule.name} rule matched '{match.group()}'"
+        found = rule.matcher.search(haystack)
+        if found:
+            return f"{rule.name} rule matched '{found.text}'"
     return None

@@ -10,11 +10,14 @@ Cheap evidence first, langdetect last (domain.md §3):
 2. Simplified or Traditional by character forms: zhconv converts the text to zh-Hans, zh-TW and
    zh-HK; a character that zh-Hans changes is Traditional evidence, one that zh-Hans keeps but
    both zh-TW and zh-HK change is Simplified evidence (so 峰, 着 and 台, which one Traditional
-   standard keeps, are no evidence). Ties and texts without evidence ("你好") are zh-Hans.
-3. Latin text: "þ"/"ð" mean Icelandic (langdetect has no Icelandic profile); plain-ASCII text in
+   standard keeps, are no evidence). Ties and texts without evidence ("你好") are zh-Hans, unless
+   Cantonese characters (嘅, 咗, 唔...) show a Hong Kong writer. The Chinese path never calls langdetect.
+3. Latin text: "þ"/"ð" mean Icelandic (langdetect has no Icelandic profile, and reads Icelandic as
+   Norwegian or Danish, which acute vowels without ø/å/ä then correct); plain-ASCII text in
    which English function words are frequent is English (saves 2-10 ms of langdetect per mail).
-4. langdetect, seeded, on at most a few hundred characters, for everything else. Unsure results
-   on short text and LangDetectException fall back to the fallback text (the subject), then "en".
+4. langdetect, seeded, on at most a few hundred characters, for everything else. Text with fewer
+   than a dozen letters, unsure results on short text and LangDetectException leave the decision to
+   the fallback text (the subject), then to "en".
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ SCAN_CHARS = 600  # script counts look at this much of the text
 LANGDETECT_CHARS = 300  # langdetect cost grows with text; this much decides a language
 CHINESE_MIN_SHARE = 0.2  # Han characters among all letters
 CHINESE_MIN_HAN = 2  # ...and at least this many, unless the text has no other letters at all
-KANA_MIN_SHARE = 0.1  # kana among Han + kana: Chinese text may quote a Japanese name
-ENGLISH_MIN_SHARE = 0.25  # English function words among words, for the English short cut
+KANA_MIN_SHARE = 0.2  # kana among Han + kana: Chinese text may quote a Japanese name
+ENGLISH_MIN_SHARE = 0.15  # English function words among words, for the English short cut
+LANGDETECT_MIN_LETTERS = 12  # fewer letters ("alarm", "Danke!") and langdetect guesses wildly
 LANGDETECT_MIN_PROB = 0.9  # below this a short text's guess is not trusted
 SHORT_TEXT_LETTERS = 40
 
@@ -55,20 +59,26 @@ _OWN_SCRIPTS = (  # scripts used by one language
     (re.compile("[\u0530-\u058f]"), "hy"),
 )
 _ICELANDIC = re.compile("[þÞðÐ]")
+# langdetect reads Icelandic without þ/ð as Norwegian or Danish: acute vowels, which those languages
+# hardly use, and no ø/å/ä, which Icelandic never uses, tell it apart.
+_NORDIC = frozenset(("no", "da", "sv"))
+_ICELANDIC_VOWELS = re.compile("[áíúýóéÁÍÚÝÓÉ]")
+_MAINLAND_NORDIC = re.compile("[øåäØÅÄ]")
+# Cantonese characters, written in Traditional script in Hong Kong mail. 晒 ("all", 唔該晒) is not
+# Simplified evidence there; when the forms are tied, any of these characters says zh-Hant.
+_CANTONESE = re.compile("[嘅咗哋啲喺冇嚟睇咩嘢噉嗰佢唔乜咁嘥攞搵諗冚啱嗮晒俾]")
 _NOISE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+|[\w.+-]*\d[\w.+-]*")  # addresses, links, numbers
 _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?")
 # English function words that are not also common words in German, Dutch, the Nordic and Romance
 # languages ("in", "a", "die", "was", "will", "also", "an", "am", "at", "for", "i", "me" are left out).
-_ENGLISH_WORDS = frozenset(
-    """
+_ENGLISH_TEXT = """
     the and is are were be been being to of with from this that these those it its it's we our us
-    you your he she they them their there here please thanks thank hello hi dear regards can could
+    you your she they them their there here please thanks thank hello hi dear regards can could
     would should have has had not what when where which who why how after before since but if any
     all some don't can't cannot doesn't isn't didn't won't i'm we're we've you're just still again
-    now yes about into out up than then very more our ours just only because while still get got
-    does did has been being since until
-    """.split()
-)
+    now yes about into out up than then very more ours only because while get got does did until
+"""
+_ENGLISH_WORDS = frozenset(_ENGLISH_TEXT.split())
 _LANGDETECT_CODES = {"zh-cn": "zh-Hans", "zh-tw": "zh-Hant"}
 
 
@@ -127,7 +137,7 @@ def form_counts(text: str) -> tuple[int, int]:
     for char, hans, tw, hk in zip(han, to_hans, to_tw, to_hk, strict=True):
         if hans != char:
             traditional += 1
-        elif tw != char and hk != char:
+        elif tw != char and hk != char and char != "晒":
             simplified += 1
     return simplified, traditional
 
@@ -145,11 +155,15 @@ def is_plain_english(text: str) -> bool:
 
 def _langdetect(text: str) -> str | None:
     cleaned = " ".join(_NOISE.sub(" ", text).split())[:LANGDETECT_CHARS]
+    letters = sum(1 for char in cleaned if char.isalpha())
+    if letters < LANGDETECT_MIN_LETTERS:
+        return None
     try:
         best = detect_langs(cleaned)[0]  # loads the profiles on first use (~0.4 s)
     except (LangDetectException, IndexError):
         return None
-    letters = sum(1 for char in cleaned if char.isalpha())
     if best.prob < LANGDETECT_MIN_PROB and letters < SHORT_TEXT_LETTERS:
         return None  # "ok thanks" -> en 0.86 / af 0.14: too short to trust
+    if best.lang in _NORDIC and _ICELANDIC_VOWELS.search(text) and not _MAINLAND_NORDIC.search(text):
+        return "is"
     return _LANGDETECT_CODES.get(best.lang, best.lang)

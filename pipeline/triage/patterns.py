@@ -4,7 +4,8 @@ Departments write plain phrases (`"宕机"`, `"not reachable"`) and, where they 
 A phrase that begins or ends with an ASCII letter or digit only matches at an ASCII word edge, so
 "down" does not match inside "download" or "breakdown", while "设备down了" still matches: Python's
 `\\b` would treat 设 and 了 as word characters and miss it. Whitespace inside a phrase matches any
-run of whitespace. Text and patterns are NFKC-normalised, so full-width "Ｐ１" and "P1" are the same.
+run of whitespace. Text and patterns are NFKC-normalised, so full-width "Ｐ１" and "P1" are the same,
+and phrases ignore the case of ASCII letters.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from pipeline.errors import ConfigError
 
 _ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 BEFORE = r"(?<![A-Za-z0-9])"
 AFTER = r"(?![A-Za-z0-9])"
 
@@ -27,14 +29,45 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+def fold(text: str) -> str:
+    """ASCII letters in lower case; every other character, and so every offset, stays."""
+    return text.translate(_ASCII_LOWER)
+
+
+@dataclass(frozen=True)
+class Haystack:
+    """Text prepared once for every rule: `shown` to quote a match, `folded` to search."""
+
+    shown: str
+    folded: str
+
+    @classmethod
+    def of(cls, text: str) -> Haystack:
+        shown = normalize(text)
+        return cls(shown, fold(shown))
+
+
+@dataclass(frozen=True)
+class Found:
+    start: int
+    end: int
+    text: str  # as written (after NFKC), for the reason
+
+
 def phrase_regex(phrase: str) -> str:
-    """A literal phrase as a regular expression, with ASCII word edges where the phrase has them."""
-    words = normalize(phrase).split()
+    """A literal phrase, in lower case, as a regular expression with ASCII word edges where it has them.
+
+    The "no letter before" check comes after the first character ("d(?<![a-z0-9].)own") rather
+    than before it: a pattern that starts with a literal lets the regex engine skip ahead to that
+    character, which makes the shipped policy about ten times faster on long mail.
+    """
+    words = fold(normalize(phrase)).split()
     if not words:
         raise ValueError("empty phrase")
     body = r"\s+".join(re.escape(word) for word in words)
     if _ASCII_ALNUM.match(words[0][0]):
-        body = BEFORE + body
+        first = re.escape(words[0][0])
+        body = first + r"(?<![a-z0-9].)" + body[len(first) :]
     if _ASCII_ALNUM.match(words[-1][-1]):
         body += AFTER
     return body
@@ -42,35 +75,42 @@ def phrase_regex(phrase: str) -> str:
 
 @dataclass(frozen=True)
 class Matcher:
-    """Phrases (one pattern, longest first) and each regex (one pattern each), all case-insensitive.
+    """Phrases (one pattern, longest first) and each regex (one pattern each).
 
+    Phrases are matched in lower case against the folded text; regexes are case-insensitive.
     Regexes are kept apart so that at any position every one of them is tried: in one alternation
     "偶尔" would win over the longer '(偶尔|间歇性?)中断' listed after it.
     """
 
     patterns: tuple[re.Pattern[str], ...]
 
-    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+    def finditer(self, haystack: Haystack) -> Iterator[Found]:
         """Every match of every pattern (they may overlap)."""
         for pattern in self.patterns:
-            for match in pattern.finditer(text):
+            for match in pattern.finditer(haystack.folded):
                 if match.end() > match.start():
-                    yield match
+                    yield Found(match.start(), match.end(), haystack.shown[match.start() : match.end()])
 
-    def search(self, text: str) -> re.Match[str] | None:
+    def search(self, haystack: Haystack) -> Found | None:
         """The first match in the text; the longest of those starting there."""
-        found = [match for pattern in self.patterns if (match := pattern.search(text))]
-        found = [match for match in found if match.end() > match.start()]
-        return min(found, key=lambda match: (match.start(), -match.end()), default=None)
+        spans = [
+            match.span()
+            for pattern in self.patterns
+            if (match := pattern.search(haystack.folded)) and match.end() > match.start()
+        ]
+        if not spans:
+            return None
+        start, end = min(spans, key=lambda span: (span[0], -span[1]))
+        return Found(start, end, haystack.shown[start:end])
 
 
 def compile_any(phrases: Iterable[str] = (), regexes: Iterable[str] = (), *, where: str) -> Matcher:
     """A matcher for any of the phrases or regexes; `where` names the policy key in errors."""
     compiled: list[re.Pattern[str]] = []
     try:
-        unique = sorted(set(phrases), key=len, reverse=True)
+        unique = sorted({fold(normalize(phrase)) for phrase in phrases}, key=len, reverse=True)
         if unique:
-            compiled.append(re.compile("|".join(phrase_regex(p) for p in unique), re.IGNORECASE))
+            compiled.append(re.compile("|".join(phrase_regex(phrase) for phrase in unique)))
         compiled.extend(re.compile(normalize(regex), re.IGNORECASE) for regex in regexes)
         if not compiled:
             raise ValueError("no phrases and no regex")

@@ -37,26 +37,26 @@ _WROTE = re.compile(
 # "在 2025年1月6日 周一 10:00，张三 <zs@example.com> 写道：", Gmail "张三 于2025年1月6日周一 写道：",
 # zh-TW "於 2025年1月6日 週一 上午10:00 寫道：".
 _WROTE_ZH = re.compile(r"(?:写道|寫道)\s*[:：]\s*$")
-_HEADER_FROM = re.compile(
-    r"^\s*[*>]*\s*(?:from|发件人|發件人|寄件者|寄件人|von|de)\s*[*]*\s*[:：]", re.IGNORECASE
-)
+_HEADER_FROM = re.compile(r"^\s*[*>]*\s*(?:from|发件人|發件人|寄件者|寄件人|von|de)\s*[*]*\s*[:：]", re.IGNORECASE)
 _HEADER_SENT = re.compile(
-    r"^\s*[*>]*\s*(?:sent|date|发送时间|發送時間|寄件日期|时间|時間|日期|gesendet|datum|envoyé)\s*[*]*\s*[:：]",
+    r"^\s*[*>]*\s*(?:sent|date|发送时间|發送時間|寄件日期|时间|時間|日期|gesendet|datum|envoyé|enviado|fecha)\s*[*]*\s*[:：]",
     re.IGNORECASE,
 )
 _RULE_LINE = re.compile(r"^\s*[-_=*]{3,}\s*$")
 _HEADER_BLOCK_LINES = 6
 
 
-def _is_wrote_line(lines: list[str], i: int) -> bool:
+def _wrote_lines(lines: list[str], i: int) -> int:
+    """How many lines the attribution starting at line i takes: 0 (none), 1, or 2 (wrapped)."""
     line = lines[i]
     if len(line) <= 300 and (_WROTE.match(line) or _WROTE_ZH.search(line)):
-        return True
+        return 1
     # Gmail wraps long attributions: "On Mon, ... Zhang San <" / "zs@example.com> wrote:"
     if i + 1 < len(lines) and line.lstrip().lower().startswith("on "):
         joined = f"{line} {lines[i + 1]}"
-        return len(joined) <= 300 and bool(_WROTE.match(joined))
-    return False
+        if len(joined) <= 300 and _WROTE.match(joined):
+            return 2
+    return 0
 
 
 def _is_header_block(lines: list[str], i: int) -> bool:
@@ -75,14 +75,17 @@ def _next_text_line(lines: list[str], i: int) -> str:
 def cut_reply_headers(lines: list[str]) -> list[str]:
     """Lines before the first quoted message; an inline reply keeps its unquoted answers."""
     kept: list[str] = []
-    for i, line in enumerate(lines):
-        if _is_wrote_line(lines, i):
-            if _next_text_line(lines, i).lstrip().startswith(">"):
+    i = 0
+    while i < len(lines):
+        if attribution := _wrote_lines(lines, i):
+            i += attribution
+            if _next_text_line(lines, i - 1).lstrip().startswith(">"):
                 continue  # inline reply: the ">" lines go in the next step, the answers stay
             return kept
-        if _SEPARATOR_HEADER.match(line) or _is_header_block(lines, i):
+        if _SEPARATOR_HEADER.match(lines[i]) or _is_header_block(lines, i):
             return kept
-        kept.append(line)
+        kept.append(lines[i])
+        i += 1
     return kept
 
 

@@ -33,9 +33,7 @@ def _ticket_pattern(prefix: str) -> re.Pattern[str]:
 
 @lru_cache(maxsize=16)
 def _tag_pattern(prefix: str) -> re.Pattern[str]:
-    return re.compile(
-        rf"^\s*[\[【(（［]\s*{re.escape(prefix)}\s*[-_#－]?\s*\d+\s*[\]】)）］]\s*", re.IGNORECASE
-    )
+    return re.compile(rf"^\s*[\[【(（［]\s*{re.escape(prefix)}\s*[-_#－]?\s*\d+\s*[\]】)）］]\s*", re.IGNORECASE)
 
 
 def ticket_ref(subject: str, prefix: str = "SR") -> str | None:

@@ -14,6 +14,7 @@ quotes its first match. Negation is otherwise not understood.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from typing import Any
 from pipeline.errors import ConfigError
 from pipeline.records import Severity
 from pipeline.triage import patterns
+
+GRADE_CHARS = 5000
 
 
 @dataclass(frozen=True)
@@ -80,16 +83,20 @@ def _rules(tables: object, *, explicit: bool) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
-def find_matches(text: str, rules: Iterable[Rule]) -> list[Match]:
-    """Every rule's matches, overlaps resolved in favour of the longer phrase."""
+def find_matches(haystack: patterns.Haystack, rules: Iterable[Rule]) -> list[Match]:
+    """Every rule's matches, overlaps resolved in favour of the longer phrase (then the more severe)."""
     found = [
-        Match(rule, m.start(), m.end(), m.group()) for rule in rules for m in rule.matcher.finditer(text)
+        Match(rule, hit.start, hit.end, hit.text) for rule in rules for hit in rule.matcher.finditer(haystack)
     ]
     found.sort(key=lambda match: (-match.length, match.rule.level, match.start))
-    kept: list[Match] = []
+    kept: list[Match] = []  # never overlapping, sorted by start (and so by end)
+    starts: list[int] = []
     for match in found:
-        if all(match.end <= other.start or match.start >= other.end for other in kept):
-            kept.append(match)
+        i = bisect.bisect_left(starts, match.start)
+        if (i > 0 and kept[i - 1].end > match.start) or (i < len(kept) and kept[i].start < match.end):
+            continue
+        kept.insert(i, match)
+        starts.insert(i, match.start)
     return kept
 
 
@@ -101,8 +108,12 @@ def decide(matches: list[Match]) -> Match | None:
 
 
 def grade(subject: str, text: str, rules: SeverityRules) -> tuple[Severity, str]:
-    """The level and why, from the subject and the customer's own words (or a call transcript)."""
-    haystack = patterns.normalize(f"{subject}\n{text}")
+    """The level and why, from the subject and the customer's own words (or a call transcript).
+
+    Only the first GRADE_CHARS characters of the text are read: the symptom is stated early, and
+    the cost stays bounded on a pasted 50-page log.
+    """
+    haystack = patterns.Haystack.of(f"{subject}\n{text[:GRADE_CHARS]}")
     for group in (rules.explicit, rules.keywords):
         winner = decide(find_matches(haystack, group))
         if winner is not None:

@@ -42,9 +42,9 @@ def test_delivered_mail_becomes_a_ticket_and_an_ack_file(served: ServeProcess) -
 
 
 def test_relay_attempt_gets_550(served: ServeProcess) -> None:
-    with smtplib.SMTP("127.0.0.1", served.smtp_port, timeout=10) as client:
-        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
-            client.sendmail("x@evil.example", ["victim@elsewhere.example"], b"Subject: hi\r\n\r\nrelay me\r\n")
+    with smtplib.SMTP("127.0.0.1", served.smtp_port, timeout=10) as client, \
+            pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        client.sendmail("x@evil.example", ["victim@elsewhere.example"], b"Subject: hi\r\n\r\nrelay me\r\n")
     (code, reply), = refused.value.recipients.values()
     assert code == 550 and b"Relaying denied" in reply
 
@@ -59,9 +59,9 @@ def test_unknown_mailbox_in_our_domain_gets_550(served: ServeProcess) -> None:
 
 def test_oversize_message_gets_552(served: ServeProcess) -> None:
     big = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 300
-    with smtplib.SMTP("127.0.0.1", served.smtp_port, timeout=10) as client:
-        with pytest.raises(smtplib.SMTPSenderRefused) as refused:  # SIZE= is announced, refused at MAIL
-            client.sendmail("ann@mill.example.com", [SERVICE], big)
+    with smtplib.SMTP("127.0.0.1", served.smtp_port, timeout=10) as client, \
+            pytest.raises(smtplib.SMTPSenderRefused) as refused:  # SIZE= is announced, refused at MAIL
+        client.sendmail("ann@mill.example.com", [SERVICE], big)
     assert refused.value.smtp_code == 552
     with smtplib.SMTP("127.0.0.1", served.smtp_port, timeout=10) as client:
         client.ehlo()
@@ -77,9 +77,9 @@ def test_store_failure_answers_451_and_nothing_is_lost(served: ServeProcess) -> 
     database = sqlite3.connect(served.folder / "intake.db", isolation_level=None)
     database.execute("ALTER TABLE raw_inputs RENAME TO raw_inputs_away")
     try:
-        with smtplib.SMTP("127.0.0.1", served.smtp_port, timeout=30) as client:
-            with pytest.raises(smtplib.SMTPDataError) as failed:
-                client.sendmail("li@plant.example.cn", [SERVICE], raw)
+        with smtplib.SMTP("127.0.0.1", served.smtp_port, timeout=30) as client, \
+                pytest.raises(smtplib.SMTPDataError) as failed:
+            client.sendmail("li@plant.example.cn", [SERVICE], raw)
         assert failed.value.smtp_code == 451
     finally:
         database.execute("ALTER TABLE raw_inputs_away RENAME TO raw_inputs")

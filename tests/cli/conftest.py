@@ -29,6 +29,11 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     return run
 
 
+def as_lines(out: str) -> list[Any]:
+    """JSON Lines (ingest, triage)."""
+    return [json.loads(line) for line in out.strip().splitlines()]
+
+
 def as_json(out: str) -> Any:
     out = out.strip()
     try:

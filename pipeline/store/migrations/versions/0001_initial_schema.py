@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 22:37:30.096251
+Create Date: 2026-11-22 22:45:17.001681
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("dedupe_key", sa.String(length=300), nullable=False),
         sa.Column("sequence", sa.Integer(), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
         sa.Column("received_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_call_events")),
         sa.UniqueConstraint("dedupe_key", name=op.f("uq_call_events_dedupe_key")),
@@ -69,10 +70,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=10), nullable=False),
         sa.Column("value", sa.String(length=320), nullable=False),
         sa.ForeignKeyConstraint(
-            ["customer_id"],
-            ["customers.id"],
-            name=op.f("fk_contacts_customer_id_customers"),
-            ondelete="CASCADE",
+            ["customer_id"], ["customers.id"], name=op.f("fk_contacts_customer_id_customers"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
     )
@@ -108,9 +106,7 @@ def upgrade() -> None:
         sa.Column("escalation_reason", sa.Text(), nullable=True),
         sa.Column("created_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["customer_id"], ["customers.id"], name=op.f("fk_tickets_customer_id_customers")
-        ),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_tickets_customer_id_customers")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tickets")),
         sa.UniqueConstraint("number", name=op.f("uq_tickets_number")),
     )
@@ -126,12 +122,18 @@ def upgrade() -> None:
         sa.Column("from_number", sa.String(length=40), nullable=True),
         sa.Column("to_number", sa.String(length=40), nullable=True),
         sa.Column("caller_country", sa.String(length=8), nullable=True),
+        sa.Column("caller_name", sa.String(length=200), nullable=True),
         sa.Column("customer_id", sa.Integer(), nullable=True),
         sa.Column("ticket_id", sa.Integer(), nullable=True),
         sa.Column("language", sa.String(length=10), nullable=True),
+        sa.Column("language_chosen", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("route", sa.String(length=20), nullable=True),
+        sa.Column("call_status", sa.String(length=20), nullable=True),
         sa.Column("last_sequence", sa.Integer(), nullable=False),
+        sa.Column("dial_status", sa.String(length=20), nullable=True),
+        sa.Column("dial_sequence", sa.Integer(), nullable=False),
+        sa.Column("route", sa.String(length=20), nullable=True),
+        sa.Column("missed", sa.String(length=20), nullable=True),
         sa.Column("started_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("answered_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=True),
         sa.Column("ended_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=True),
@@ -139,16 +141,17 @@ def upgrade() -> None:
         sa.Column("answered_by", sa.String(length=100), nullable=True),
         sa.Column("recording_sid", sa.String(length=64), nullable=True),
         sa.Column("recording_url", sa.Text(), nullable=True),
+        sa.Column("recording_status", sa.String(length=20), nullable=True),
         sa.Column("recording_duration_s", sa.Integer(), nullable=True),
+        sa.Column("recording_path", sa.Text(), nullable=True),
         sa.Column("transcription_sid", sa.String(length=64), nullable=True),
         sa.Column("transcription_text", sa.Text(), nullable=True),
         sa.Column("transcription_status", sa.String(length=20), nullable=True),
+        sa.Column("transcription_source", sa.String(length=20), nullable=True),
         sa.Column("callback_due", pipeline.store.models.UtcDateTime(timezone=True), nullable=True),
         sa.Column("created_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["customer_id"], ["customers.id"], name=op.f("fk_calls_customer_id_customers")
-        ),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_calls_customer_id_customers")),
         sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], name=op.f("fk_calls_ticket_id_tickets")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_calls")),
         sa.UniqueConstraint("call_sid", name=op.f("uq_calls_call_sid")),
@@ -156,6 +159,7 @@ def upgrade() -> None:
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_calls_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_calls_from_number"), ["from_number"], unique=False)
+        batch_op.create_index(batch_op.f("ix_calls_status"), ["status"], unique=False)
         batch_op.create_index(batch_op.f("ix_calls_ticket_id"), ["ticket_id"], unique=False)
 
     op.create_table(
@@ -181,9 +185,7 @@ def upgrade() -> None:
         sa.Column("dedupe_key", sa.String(length=300), nullable=True),
         sa.Column("created_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["customer_id"], ["customers.id"], name=op.f("fk_jobs_customer_id_customers")
-        ),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_jobs_customer_id_customers")),
         sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], name=op.f("fk_jobs_ticket_id_tickets")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
         sa.UniqueConstraint("dedupe_key", name=op.f("uq_jobs_dedupe_key")),
@@ -196,6 +198,15 @@ def upgrade() -> None:
         batch_op.create_index("ix_jobs_status_due_at", ["status", "due_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_jobs_ticket_id"), ["ticket_id"], unique=False)
 
+    op.create_table(
+        "plan_marks",
+        sa.Column("ticket_id", sa.Integer(), nullable=False),
+        sa.Column("ticket_updated_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["ticket_id"], ["tickets.id"], name=op.f("fk_plan_marks_ticket_id_tickets"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("ticket_id", name=op.f("pk_plan_marks")),
+    )
     op.create_table(
         "raw_inputs",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -228,24 +239,28 @@ def upgrade() -> None:
     op.create_table(
         "visits",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("dedupe_key", sa.String(length=300), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("mode", sa.String(length=10), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=True),
         sa.Column("ticket_id", sa.Integer(), nullable=True),
+        sa.Column("recipient", sa.String(length=320), nullable=True),
         sa.Column("date", sa.Date(), nullable=False),
+        sa.Column("starts_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("job_key", sa.String(length=300), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("created_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["customer_id"], ["customers.id"], name=op.f("fk_visits_customer_id_customers")
-        ),
+        sa.Column("updated_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_visits_customer_id_customers")),
         sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], name=op.f("fk_visits_ticket_id_tickets")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_visits")),
+        sa.UniqueConstraint("dedupe_key", name=op.f("uq_visits_dedupe_key")),
     )
     with op.batch_alter_table("visits", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_visits_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_visits_date"), ["date"], unique=False)
+        batch_op.create_index(batch_op.f("ix_visits_kind"), ["kind"], unique=False)
         batch_op.create_index(batch_op.f("ix_visits_ticket_id"), ["ticket_id"], unique=False)
-        batch_op.create_index(
-            "uq_visits_kind_customer_ticket_date", ["kind", "customer_id", "ticket_id", "date"], unique=True
-        )
 
     op.create_table(
         "messages",
@@ -288,10 +303,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("content", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["message_id"],
-            ["messages.id"],
-            name=op.f("fk_attachments_message_id_messages"),
-            ondelete="CASCADE",
+            ["message_id"], ["messages.id"], name=op.f("fk_attachments_message_id_messages"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attachments")),
     )
@@ -314,8 +326,9 @@ def downgrade() -> None:
 
     op.drop_table("messages")
     with op.batch_alter_table("visits", schema=None) as batch_op:
-        batch_op.drop_index("uq_visits_kind_customer_ticket_date")
         batch_op.drop_index(batch_op.f("ix_visits_ticket_id"))
+        batch_op.drop_index(batch_op.f("ix_visits_kind"))
+        batch_op.drop_index(batch_op.f("ix_visits_date"))
         batch_op.drop_index(batch_op.f("ix_visits_customer_id"))
 
     op.drop_table("visits")
@@ -325,6 +338,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_raw_inputs_content_hash"))
 
     op.drop_table("raw_inputs")
+    op.drop_table("plan_marks")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_jobs_ticket_id"))
         batch_op.drop_index("ix_jobs_status_due_at")
@@ -336,6 +350,7 @@ def downgrade() -> None:
     op.drop_table("jobs")
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_calls_ticket_id"))
+        batch_op.drop_index(batch_op.f("ix_calls_status"))
         batch_op.drop_index(batch_op.f("ix_calls_from_number"))
         batch_op.drop_index(batch_op.f("ix_calls_customer_id"))
 

@@ -1,0 +1,106 @@
+"""Nobody's call is forgotten: the jobs a missed call owes, and the transcription a voicemail gets.
+
+A missed call (busy, no-answer, failed, canceled, or voicemail) gets, once:
+* `callback_due` on the call: the tier's callback limit on its clock (sla.deadlines.callback_due);
+* a `callback_reminder` job per engineer to remind (SMS to a number, mail to an address), due a little
+  before that deadline;
+* a `callback_notice` SMS to the caller in their language with the ticket number, when SMS is on and the
+  caller's number can take one.
+An answered call on the same ticket cancels what is still pending. Every job has a dedupe key, so a
+retried webhook cannot schedule anything twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from pipeline.calls import state
+from pipeline.calls import tickets as call_tickets
+from pipeline.calls.context import Context
+from pipeline.sla import deadlines as sla
+from pipeline.store import models
+from pipeline.tickets import acks
+
+CALLBACK_REMINDER, CALLBACK_NOTICE, TRANSCRIBE = "callback_reminder", "callback_notice", "transcribe"
+PENDING_ON_ANSWER = (CALLBACK_REMINDER, CALLBACK_NOTICE)
+
+
+def add_job(session: Session, **values: Any) -> bool:
+    """Insert a pending job unless its dedupe key exists; True when it was added."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(models.Job).values(status="pending", attempts=0, **values)
+    added = session.scalar(statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
+                           .returning(models.Job.id))
+    return added is not None
+
+
+def reminder_recipients(ctx: Context) -> list[str]:
+    return list(ctx.options.callback_notify or ctx.options.on_call or ctx.options.after_hours_on_call or [])
+
+
+def schedule(session: Session, ctx: Context, call: models.Call, now: datetime) -> None:
+    """The callback deadline and the jobs a missed call owes (idempotent: only the first time)."""
+    if call.callback_due is not None:
+        return
+    ticket = call_tickets.ensure_ticket(session, ctx, call, now)
+    tier, customer = call_tickets.ticket_tier(session, call, ctx)
+    policy = ctx.callback_policy
+    if customer is not None and customer.policy_overrides:
+        policy = policy.with_overrides(customer.policy_overrides)
+    due = sla.callback_due(now, tier, policy, ctx.calendar)
+    call.callback_due = due
+    zone = ticket.timezone if ticket else ctx.tickets.default_timezone
+    caller = call_tickets.caller_number(call)
+    context = {
+        "call": call,
+        "caller": caller or call.from_number or "?",
+        "customer": customer.name if customer else None,
+        "ticket": ticket,
+        "missed": call.missed,
+        "callback_due": acks.format_local(due, zone),
+        "tier": tier,
+    }
+    payload = {"call_sid": call.call_sid, "caller": caller, "callback_due": due.isoformat()}
+    remind_at = max(now, due - timedelta(seconds=ctx.options.callback_remind_before_s))
+    for recipient in reminder_recipients(ctx):
+        rendered = ctx.templates.render("callback", ctx.remind_language, context)
+        add_job(session, kind=CALLBACK_REMINDER, channel="email" if "@" in recipient else "sms",
+                ticket_id=call.ticket_id, customer_id=call.customer_id, recipient=recipient,
+                subject=rendered.subject, language=rendered.language, body_text=rendered.text, payload=payload,
+                due_at=remind_at, dedupe_key=f"callback:{call.call_sid}:{recipient}"[:300], created_at=now)
+    if ctx.options.sms_enabled and ctx.sms_from and state.can_take_sms(caller):
+        rendered = ctx.templates.render("sms", call.language, context)
+        add_job(session, kind=CALLBACK_NOTICE, channel="sms", ticket_id=call.ticket_id,
+                customer_id=call.customer_id, recipient=caller, subject=rendered.subject,
+                language=rendered.language, body_text=rendered.text.strip(), payload=payload, due_at=now,
+                dedupe_key=f"sms:{call.call_sid}", created_at=now)
+
+
+def cancel_pending(session: Session, call: models.Call, now: datetime) -> None:
+    """Somebody answered this caller: reminders and notices still waiting for earlier misses are moot."""
+    if call.ticket_id is None:
+        return
+    session.execute(
+        update(models.Job)
+        .where(models.Job.ticket_id == call.ticket_id, models.Job.kind.in_(PENDING_ON_ANSWER),
+               models.Job.status == "pending")
+        .values(status="cancelled", last_error=f"answered: call {call.call_sid} at {now.isoformat()}")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def schedule_transcription(session: Session, ctx: Context, call: models.Call, now: datetime) -> None:
+    """A completed recording is transcribed in the background when a speech-to-text backend is set."""
+    if ctx.options.stt_backend == "none" or not call.recording_sid or not call.recording_url:
+        return
+    add_job(session, kind=TRANSCRIBE, channel="internal", ticket_id=call.ticket_id, customer_id=call.customer_id,
+            recipient=None, language=call.language,
+            payload={"call_sid": call.call_sid, "recording_sid": call.recording_sid,
+                     "recording_url": call.recording_url, "backend": ctx.options.stt_backend},
+            due_at=now, dedupe_key=f"stt:{call.recording_sid}", created_at=now)
