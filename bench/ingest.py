@@ -34,7 +34,9 @@ SUBJECTS_ZH = ["核心交换机宕机", "监控系统部分功能异常", "如�
 SUBJECTS_EN = ["Controller offline", "How do I configure SNMP traps?", "Intermittent packet loss", "Firmware upgrade"]
 BODY_ZH = ("您好：\n\n我厂设备今天出现故障，{detail}，请尽快安排工程师处理。\n\n"
            "谢谢！\n王工\n华东电厂 运维部\n电话：021-5555 0100\n")
-BODY_EN = "Hello,\n\nOur equipment has a problem: {detail}. Please send an engineer.\n\nRegards,\nAnn Lee\nMill Co.\n"
+BODY_EN = ("Hello,\n\nSince this morning the controller in our plant has been showing {detail}. We have restarted it "
+           "twice but the problem is still there. Could you please send an engineer or tell us what to check?\n\n"
+           "Regards,\nAnn Lee\nMill Co.\n")
 
 
 def generate(n: int, seed: int = 7) -> list[bytes]:
@@ -42,8 +44,9 @@ def generate(n: int, seed: int = 7) -> list[bytes]:
     messages = []
     for i in range(n):
         chinese = rng.random() < 0.6
-        words = ["告警", "丢包", "重启", "宕机", "延迟"] if chinese else ["alarm", "loss", "reboot", "down", "latency"]
-        detail = " ".join(rng.choice(words) for _ in range(rng.randint(3, 40)))
+        words = ["告警", "丢包", "重启", "宕机", "延迟"] if chinese else [
+            "an alarm", "packet loss", "a reboot loop", "link down events", "high latency"]
+        detail = ("、" if chinese else ", ").join(rng.choice(words) for _ in range(rng.randint(2, 12)))
         subject = rng.choice(SUBJECTS_ZH if chinese else SUBJECTS_EN) + f" #{i}"
         body = (BODY_ZH if chinese else BODY_EN).format(detail=detail) * rng.randint(1, 6)
         sender = f"user{i % 300}@customer{i % 50}.example.cn"

@@ -118,6 +118,7 @@ class HotlineOptions(BaseModel):
     record_timeout_s: int = Field(default=5, ge=1, le=60)  # silence that ends a voicemail
     transcribe: bool = True  # Twilio's transcription, asked for English voicemails only
     sms_enabled: bool = True  # SMS to callers after a missed call (needs twilio_number)
+    sms_delay_s: int = Field(default=60, ge=0)  # a late report that someone answered can still cancel it
     default_severity: int = Field(default=2, ge=1, le=4)
     callback_limits: dict[str, str] = Field(default_factory=dict)  # tier -> "10m": over the policy's
     callback_notify: list[str] = Field(default_factory=list)  # numbers (SMS) or e-mail; default on_call

@@ -2,12 +2,17 @@
 
 A missed call (busy, no-answer, failed, canceled, or voicemail) gets, once:
 * `callback_due` on the call: the tier's callback limit on its clock (sla.deadlines.callback_due);
-* a `callback_reminder` job per engineer to remind (SMS to a number, mail to an address), due a little
-  before that deadline;
+* a `callback_reminder` job per engineer to remind (SMS to a number, mail to an address), or a
+  `callback_call` that phones the engineer and puts them through to the caller, due a little before
+  that deadline;
 * a `callback_notice` SMS to the caller in their language with the ticket number, when SMS is on and the
   caller's number can take one.
 An answered call on the same ticket cancels what is still pending. Every job has a dedupe key, so a
 retried webhook cannot schedule anything twice.
+
+The scheduler (pipeline.jobs.scheduler) plans reminders from `callback_due` too, but adds none where
+these jobs exist (a callback_reminder on the call's ticket, an SMS to the caller); their payload names
+the call by `call_sid`, not by the scheduler's `call` id, so it treats them as ours.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from pipeline.store import models
 from pipeline.tickets import acks
 
 CALLBACK_REMINDER, CALLBACK_NOTICE, TRANSCRIBE = "callback_reminder", "callback_notice", "transcribe"
-PENDING_ON_ANSWER = (CALLBACK_REMINDER, CALLBACK_NOTICE)
+CALLBACK_CALL = "callback_call"  # an outbound call to the engineer, put through to the caller
+PENDING_ON_ANSWER = (CALLBACK_REMINDER, CALLBACK_NOTICE, CALLBACK_CALL)
 
 
 def add_job(session: Session, **values: Any) -> bool:
@@ -42,6 +48,16 @@ def add_job(session: Session, **values: Any) -> bool:
 
 def reminder_recipients(ctx: Context) -> list[str]:
     return list(ctx.options.callback_notify or ctx.options.on_call or ctx.options.after_hours_on_call or [])
+
+
+def reminder_channel(entry: str) -> tuple[str, str, str]:
+    """(kind, channel, recipient) of a callback_notify entry: "ops@example.cn" is mailed, "+86..." gets an
+    SMS, "call:+86..." is phoned and put through to the caller (the callback itself)."""
+    if "@" in entry:
+        return CALLBACK_REMINDER, "email", entry
+    if entry.startswith("call:"):
+        return CALLBACK_CALL, "call", entry.removeprefix("call:")
+    return CALLBACK_REMINDER, "sms", entry
 
 
 def schedule(session: Session, ctx: Context, call: models.Call, now: datetime) -> None:
@@ -68,18 +84,20 @@ def schedule(session: Session, ctx: Context, call: models.Call, now: datetime) -
     }
     payload = {"call_sid": call.call_sid, "caller": caller, "callback_due": due.isoformat()}
     remind_at = max(now, due - timedelta(seconds=ctx.options.callback_remind_before_s))
-    for recipient in reminder_recipients(ctx):
+    for entry in reminder_recipients(ctx):
+        kind, channel, recipient = reminder_channel(entry)
         rendered = ctx.templates.render("callback", ctx.remind_language, context)
-        add_job(session, kind=CALLBACK_REMINDER, channel="email" if "@" in recipient else "sms",
-                ticket_id=call.ticket_id, customer_id=call.customer_id, recipient=recipient,
-                subject=rendered.subject, language=rendered.language, body_text=rendered.text, payload=payload,
-                due_at=remind_at, dedupe_key=f"callback:{call.call_sid}:{recipient}"[:300], created_at=now)
+        add_job(session, kind=kind, channel=channel, ticket_id=call.ticket_id, customer_id=call.customer_id,
+                recipient=recipient, subject=rendered.subject, language=rendered.language,
+                body_text=rendered.text if channel == "email" else rendered.text.strip(), payload=payload,
+                due_at=remind_at, dedupe_key=f"callback:{call.call_sid}:{entry}"[:300], created_at=now)
     if ctx.options.sms_enabled and ctx.sms_from and state.can_take_sms(caller):
         rendered = ctx.templates.render("sms", call.language, context)
         add_job(session, kind=CALLBACK_NOTICE, channel="sms", ticket_id=call.ticket_id,
                 customer_id=call.customer_id, recipient=caller, subject=rendered.subject,
-                language=rendered.language, body_text=rendered.text.strip(), payload=payload, due_at=now,
-                dedupe_key=f"sms:{call.call_sid}", created_at=now)
+                language=rendered.language, body_text=rendered.text.strip(), payload=payload,
+                due_at=now + timedelta(seconds=ctx.options.sms_delay_s), dedupe_key=f"sms:{call.call_sid}",
+                created_at=now)
 
 
 def cancel_pending(session: Session, call: models.Call, now: datetime) -> None:

@@ -94,7 +94,7 @@ class Poller:
     # --- taking new mail -----------------------------------------------------------------------------
 
     def sync(self, session: MailboxSession) -> int:
-        """Store, mark and process every message above the cursor; how many there were."""
+        """Store, mark and process every message above the cursor; how many were fetched."""
         cursor = imap_state.cursor(self.rt.sessions, self.box.name)
         last = cursor.last_uid
         if cursor.uidvalidity != session.uidvalidity:
@@ -104,7 +104,10 @@ class Poller:
             last = 0
             self.advance(session.uidvalidity, 0)
         uids = session.new_uids(last)
+        taken = 0
         for start in range(0, len(uids), self.box.batch_size):
+            if self.stop.is_set():  # a long first sync must not hold up a shutdown; the cursor says where
+                break
             batch = uids[start:start + self.box.batch_size]
             self.keep()
             fetched = session.fetch(batch)
@@ -112,8 +115,9 @@ class Poller:
             session.mark([f.uid for f in fetched])  # only now: the rows are committed
             self.advance(session.uidvalidity, batch[-1])
             self.process(fetched, stored)
+            taken += len(fetched)
         self.note(connected=True, last_error=None, last_seen_at=self.rt.now())
-        return len(uids)
+        return taken
 
     def advance(self, uidvalidity: int, last_uid: int) -> None:
         if not imap_state.advance(self.rt.sessions, self.box.name, self.holder, uidvalidity, last_uid,

@@ -111,7 +111,7 @@ class MailboxSession:
             else:
                 client.login(box.user, value)
         with wrapped(f"selecting {box.folder}"):
-            info = client.select_folder(box.folder)
+            info = client.select_folder(box.folder, readonly=box.after_import == "none")  # none: EXAMINE
             self.uidvalidity = int(info[b"UIDVALIDITY"])
             self.can_idle = box.idle and client.has_capability("IDLE")
             self.can_keyword = b"\\*" in tuple(info.get(b"PERMANENTFLAGS", ()))

@@ -8,10 +8,26 @@ import sys
 from collections.abc import Sequence
 
 from pipeline import __version__
-from pipeline.cli import customers, db, imap, ingest, outbox, quarantine, serve, tickets, triage
+from pipeline.cli import (
+    calendar,
+    calls,
+    customers,
+    db,
+    imap,
+    ingest,
+    jobs,
+    outbox,
+    quarantine,
+    reminders,
+    serve,
+    tickets,
+    triage,
+    visits,
+)
 from pipeline.errors import ConfigError, IntakeError, NotFound, StoreUnavailable, UsageError
 
-COMMANDS = (serve, db, ingest, triage, tickets, customers, outbox, quarantine, imap)
+COMMANDS = (serve, db, ingest, triage, tickets, customers, outbox, quarantine, imap, calls, calendar, jobs,
+            reminders, visits)
 EXIT_CODES: dict[type[IntakeError], int] = {ConfigError: 2, UsageError: 2, NotFound: 3, StoreUnavailable: 4}
 
 

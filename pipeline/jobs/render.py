@@ -7,6 +7,7 @@ flattened to one line so nothing from a customer can inject a header.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,10 +48,11 @@ class Templates:
         folders = [str(override_dir)] if override_dir else []
         folders.append(str(default_template_dir()))
         loader = jinja2.FileSystemLoader(folders)
-        self._text = jinja2.Environment(
-            loader=loader, autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True
-        )
-        self._html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+        # auto_reload off: templates are read once per process, not stat()ed on every message
+        self._text = jinja2.Environment(loader=loader, autoescape=False, undefined=jinja2.StrictUndefined,
+                                        keep_trailing_newline=True, auto_reload=False)
+        self._html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
+                                        auto_reload=False)
         for env in (self._text, self._html):
             env.filters["one_line"] = one_line
 
@@ -60,6 +62,7 @@ class Templates:
             return language
         return FALLBACK_LANGUAGE
 
+    @functools.cache  # noqa: B019 - one Templates per process, a handful of names
     def _exists(self, name: str) -> bool:
         try:
             self._text.get_template(name)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
-from pipeline.jobs import mailer
+from pipeline.jobs import mailer, sms
 from pipeline.runtime import Runtime
 from pipeline.store import db, models, queries
 
@@ -37,6 +37,10 @@ def handles(*kinds: str) -> Callable[[Handler], Handler]:
     return register
 
 
+class Obsolete(Exception):
+    """The job's reason went away before it ran (the deadline was met, the ticket reopened): cancel it."""
+
+
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
 
@@ -51,6 +55,10 @@ def send_email(rt: Runtime, job: models.Job, now: datetime) -> str | None:
     name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{job.id:08d}-{job.kind}-{job.message_id or ''}")[:150]
     path = mailer.write_eml(rt.settings.outbox_dir, name, message)
     return f"written to {path}"
+
+
+# A job without a handler of its own kind goes out by its channel.
+CHANNELS: dict[str, Handler] = {"email": send_email, "sms": sms.send_sms, "call": sms.place_call}
 
 
 @dataclass(frozen=True)
@@ -77,11 +85,14 @@ def _finish(rt: Runtime, job: models.Job, **values: object) -> None:
 
 
 def run_job(rt: Runtime, job: models.Job, now: datetime) -> Outcome:
-    handler = HANDLERS.get(job.kind) or (send_email if job.channel == "email" else None)
+    handler = HANDLERS.get(job.kind) or CHANNELS.get(job.channel)
     try:
         if handler is None:
             raise mailer.PermanentFailure(f"no handler for job kind {job.kind!r}")
         detail = handler(rt, job, now)
+    except Obsolete as exc:
+        _finish(rt, job, status="cancelled", last_error=str(exc)[:2000])
+        return Outcome(job.id, job.kind, job.ticket_id, job.recipient, "cancelled", str(exc))
     except mailer.PermanentFailure as exc:
         _finish(rt, job, status="failed", last_error=str(exc)[:2000])
         return Outcome(job.id, job.kind, job.ticket_id, job.recipient, "failed", str(exc))

@@ -25,11 +25,10 @@ _NON_ASCII = re.compile("[^\x00-\x7f]")
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 _CJK = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
+_HIGH_RUN = re.compile(rb"[\x80-\xff]{2}")
 # What detection may answer: the charsets Chinese and English mail really uses. Unrestricted,
-# charset_normalizer calls a short Latin-1 word cp1006 (Urdu) and GBK names cp949.
-_DETECTABLE = [
-    "utf_8", "gb18030", "big5hkscs", "cp950", "cp1252", "cp1251", "koi8_r", "cp932", "euc_jp", "utf_16",
-]  # fmt: skip
+# charset_normalizer calls a short Latin-1 word cp1006 (Urdu), GBK names cp949, (R) katakana.
+_DETECTABLE = ["utf_8", "gb18030", "big5hkscs", "cp950", "cp1252", "cp1251", "koi8_r", "utf_16"]
 
 
 @dataclass(frozen=True)
@@ -70,21 +69,21 @@ def decode_text(data: bytes, label: str | None, hint: str | None = None) -> Deco
     # ASCII bytes that a known label cannot read are broken escapes (ISO-2022): guessing would only
     # print the escape sequences, so go straight to replacement under the label.
     if not (is_ascii and plan.known):
-        guessed = guess(data, skip=plan.codecs, big5=plan.replace_codec == "big5hkscs", hint=hint)
+        guessed = _guess(data, skip=plan.codecs, big5=plan.replace_codec == "big5hkscs", hint=hint)
         if guessed is not None:
             return DecodedText(guessed.text, guessed.codec, f"{why}: {guessed.fallback}")
     return _replace(data, plan.replace_codec, why)
 
 
-def guess(
+def _guess(
     data: bytes, *, skip: tuple[str, ...] = (), big5: bool = False, hint: str | None = None
 ) -> DecodedText | None:
     """Read bytes of unknown charset; None when nothing reads them. ``fallback`` says what won.
 
     Order: a UTF-16 byte order mark; strict UTF-8; UTF-8 with a few bad bytes among many good
     sequences (a broken UTF-8 text, not another charset); the message's declared charset; gb18030 if
-    the result reads as Chinese; charset_normalizer. Big5-labelled bytes stop after UTF-8: the label
-    family is right far more often than a guess.
+    the result reads as Chinese; windows-1252 for lone 8-bit bytes among ASCII; charset_normalizer.
+    Big5-labelled bytes stop after UTF-8: the label family is right far more often than a guess.
     """
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and "utf-16" not in skip:
         try:
@@ -117,6 +116,12 @@ def guess(
                 return DecodedText(text, "gb18030", "decoded as gb18030")
     if hinted and hinted.single_byte and (found := _first_strict(data, hinted.codecs)):
         return found
+    if not _HIGH_RUN.search(data):  # lone 8-bit bytes between ASCII: Windows quotes, accents
+        for codec in ("cp1252", "latin-1"):
+            try:
+                return DecodedText(data.decode(codec), codec, f"decoded as {codec}")
+            except UnicodeDecodeError:
+                continue
     best = from_bytes(data, cp_isolation=_DETECTABLE).best()
     if best is None:
         return None
@@ -196,7 +201,7 @@ def recover_8bit(value: str, hint: str | None = None) -> tuple[str, str | None]:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError:
         pass
-    guessed = guess(raw, hint=hint)
+    guessed = _guess(raw, hint=hint)
     if guessed is not None:
         return guessed.text, f"8-bit header {guessed.fallback}"
     replaced = _replace(raw, "utf-8", "8-bit header")
@@ -206,12 +211,14 @@ def recover_8bit(value: str, hint: str | None = None) -> tuple[str, str | None]:
 def decode_header_value(value: str, hint: str | None = None) -> tuple[str, tuple[str, ...]]:
     """Decode a raw header value: 8-bit bytes, RFC 2047 words (B and Q, any charset), folding.
 
-    Raw 8-bit bytes inside an encoded-word are read in the word's charset, outside with recover_8bit.
-
     Adjacent encoded-words with the same charset are joined as bytes before decoding, because
     mailers split multibyte characters across words although RFC 2047 section 5 forbids it.
-    White space between encoded-words is dropped (RFC 2047 section 6.2).
+    White space between encoded-words is dropped (RFC 2047 section 6.2). Raw 8-bit bytes inside an
+    encoded-word are read in the word's charset, outside it by recover_8bit. Returns the text and
+    the fallback notes.
     """
+    if value.isascii() and "=?" not in value and "\n" not in value and "\r" not in value:
+        return value, ()  # most headers: nothing to decode
     value = unfold(value)
     if "=?" not in value:
         text, note = recover_8bit(value, hint)

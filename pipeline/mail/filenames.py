@@ -29,6 +29,8 @@ def parse_params(value: str) -> tuple[str, dict[str, str]]:
     Names are lower-cased; values keep their raw text (surrogates for 8-bit bytes). A missing closing
     quote ends the value at the end of the header, as mail clients read it.
     """
+    if ";" not in value:
+        return value.strip().lower(), {}
     value = decode.unfold(value)
     head, _, rest = value.partition(";")
     params: dict[str, str] = {}
@@ -102,7 +104,7 @@ def safe_filename(name: str | None, default: str = "attachment") -> str:
     control and bidi-override characters (a right-to-left override disguises "exe.pdf"), leading
     dots and Windows-reserved names, and cuts to 150 characters / 240 UTF-8 bytes keeping the extension.
     """
-    name = unicodedata.normalize("NFC", _UNSAFE.sub("", name or ""))
+    name = unicodedata.normalize("NFC", _UNSAFE.sub("", (name or "").replace("\t", " ")))
     components = [part for part in _SEPARATOR.split(name) if part.strip(" .")]
     name = _SPACES.sub(" ", components[-1]).strip(" .") if components else ""
     if _RESERVED.match(name):

@@ -100,9 +100,9 @@ def html_to_text(html: str) -> str:
         parser.close()
         raw = "".join(parser.pieces)
     except AssertionError:  # _markupbase asserts on some broken declarations ("<![\x00")
-        raw = _SPACE.sub(" ", unescape(_TAG.sub(" ", html)))
+        raw = _SPACE.sub(" ", unescape(_TAG.sub(" ", html))).strip()
     lines = [_line(line) for line in raw.split("\n")]
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip("\n")
 
 
 def _line(line: str) -> str:

@@ -63,6 +63,8 @@ def parse_mail(
     text = "\n\n".join(piece.strip("\n") for piece in walk.texts if piece.strip()).strip()
     if not text and walk.html:  # an empty text/plain alternative next to a real HTML one
         text = html.html_to_text(walk.html)
+    if "\x00" in text:  # NUL is no text, and PostgreSQL refuses it
+        text = text.replace("\x00", "")
     return records.ParsedMail(
         message_id=addresses.message_id(first.get("message-id")),
         in_reply_to=addresses.message_ids(first.get("in-reply-to")),

@@ -117,9 +117,7 @@ class Walk:
         return "\n".join(lines)
 
     def _leaf(self, part: _Part, mode: str) -> None:
-        payload = part.message.get_payload()
-        raw = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
-        content, problem = transfer.decode_body(raw, part.header("content-transfer-encoding"))
+        content, problem = transfer.decode_body(_raw_payload(part.message), part.header("content-transfer-encoding"))
         if problem:
             self.defects.append(f"part {part.index}: {problem}")
         if part.ctype in _HEADER_TYPES:
@@ -198,8 +196,7 @@ class Walk:
             BytesGenerator(out, mangle_from_=False, policy=policy).flatten(message)
             return out.getvalue()
         head = "".join(f"{name}: {value}{self.linesep}" for name, value in message.raw_items())
-        body = payload if isinstance(payload, str) else ""
-        return (head + self.linesep + body).encode("utf-8", "surrogateescape")
+        return (head + self.linesep).encode("utf-8", "surrogateescape") + _raw_payload(message)
 
 
 class _Part:
@@ -218,6 +215,18 @@ class _Part:
 
     def header(self, name: str) -> str:
         return self.raw.get(name, "")
+
+
+def _raw_payload(message: Message) -> bytes:
+    """The leaf's body bytes exactly as they arrived.
+
+    Read from ``_payload`` as BytesGenerator does: compat32's ``get_payload()`` decodes an 8-bit
+    payload with the part's charset label and errors="replace", the very garbling this stage avoids.
+    """
+    payload = message._payload  # type: ignore[attr-defined]
+    if isinstance(payload, bytes):
+        return payload
+    return payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
 
 
 def _header_ids(content: bytes) -> tuple[str, ...]:

@@ -49,9 +49,10 @@ def unpack(data: bytes) -> TnefContent:
     """Body and attachments of a TNEF stream; ValueError with a reason when it cannot be read."""
     try:
         _check_stream(data, 0)
-        parsed = TNEF(data, do_checksum=False)
     except struct.error as exc:
         raise ValueError(f"truncated TNEF: {exc}") from exc
+    try:
+        parsed = TNEF(data, do_checksum=False)
     except _LIBRARY_FAILURES as exc:
         raise ValueError(f"unreadable TNEF: {type(exc).__name__}: {exc}") from exc
     notes: list[str] = []
@@ -81,7 +82,8 @@ def unpack(data: bytes) -> TnefContent:
                 content_id=content_id.strip("<> ") or None if isinstance(content_id, str) else None,
             )
         )
-    return TnefContent(text.strip("\x00").strip(), body_html, tuple(attachments), tuple(notes))
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip("\x00").strip()
+    return TnefContent(text, body_html, tuple(attachments), tuple(notes))
 
 
 def _text(value: object, codepage: str, notes: list[str]) -> str:

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from pipeline.store.models import Attachment, Contact, Customer, Job, Message, RawInput, Ticket
+from pipeline.store import models
+from pipeline.store.models import Attachment, Contact, Customer, Job, Message, RawInput, Ticket, Visit
 
 
 def customer_by_address(session: Session, address: str) -> Customer | None:
@@ -161,3 +162,60 @@ def claim_due_jobs(
         .execution_options(synchronize_session=False)
     )
     return list(session.scalars(select(Job).where(Job.id.in_(ids)).order_by(Job.due_at, Job.id)))
+
+
+# --- scheduler (reminders, visits) ------------------------------------------------------------------
+
+
+def scheduled_jobs(session: Session, kinds: Iterable[str], status: str | None = None,
+                   limit: int = 1000) -> Sequence[Job]:
+    """Jobs of these kinds, soonest first."""
+    query = select(Job).where(Job.kind.in_(list(kinds))).order_by(Job.due_at, Job.id).limit(limit)
+    if status:
+        query = query.where(Job.status == status)
+    return session.scalars(query).all()
+
+
+def visits(session: Session, kind: str | None = None, limit: int = 1000) -> Sequence[Visit]:
+    query = select(Visit).order_by(Visit.date, Visit.id).limit(limit)
+    if kind:
+        query = query.where(Visit.kind == kind)
+    return session.scalars(query).all()
+
+
+def ticket_numbers(session: Session, ids: Iterable[int | None]) -> dict[int, str | None]:
+    wanted = [i for i in set(ids) if i is not None]
+    if not wanted:
+        return {}
+    return dict(session.execute(select(Ticket.id, Ticket.number).where(Ticket.id.in_(wanted))).all())
+
+
+def job_statuses(session: Session, keys: Iterable[str]) -> dict[str, str]:
+    """The status of each job named by its dedupe key."""
+    wanted = list(set(keys))
+    if not wanted:
+        return {}
+    return dict(session.execute(select(Job.dedupe_key, Job.status).where(Job.dedupe_key.in_(wanted))).all())
+
+
+# --- hotline (Twilio) -------------------------------------------------------------------------------
+
+def calls(session: Session, limit: int = 1000) -> Sequence[models.Call]:
+    return session.scalars(select(models.Call).order_by(models.Call.id.desc()).limit(limit)).all()
+
+
+def call_by_sid(session: Session, call_sid: str) -> models.Call | None:
+    return session.scalar(select(models.Call).where(models.Call.call_sid == call_sid.strip()))
+
+
+def call_events(session: Session, call_sid: str) -> Sequence[models.CallEvent]:
+    return session.scalars(select(models.CallEvent).where(models.CallEvent.call_sid == call_sid)
+                           .order_by(models.CallEvent.id)).all()
+
+
+def call_jobs(session: Session, call_sid: str, ticket_id: int | None) -> list[Job]:
+    """The jobs a call caused: they name it in their payload (callbacks, SMS, transcription)."""
+    if ticket_id is None:
+        return []
+    found = session.scalars(select(Job).where(Job.ticket_id == ticket_id).order_by(Job.id))
+    return [job for job in found if (job.payload or {}).get("call_sid") == call_sid]

@@ -5,12 +5,13 @@ Times are ISO 8601 with an offset, in the ticket's (customer's) time zone.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from pipeline.sla import deadlines
 from pipeline.store import models, queries
 
 
@@ -18,7 +19,22 @@ def local(moment: datetime | None, zone: str) -> str | None:
     return moment.astimezone(ZoneInfo(zone)).isoformat() if moment else None
 
 
-def ticket_row(ticket: models.Ticket, customer: models.Customer | None) -> dict[str, Any]:
+def sla_row(ticket: models.Ticket, now: datetime) -> dict[str, dict[str, Any]]:
+    """Per clock: due, met / breached / running, and seconds left (negative: late). The resolve clock
+    stands still while the ticket waits for the customer; on-site ends when the service is restored."""
+    clocks = (("response", ticket.response_due, ticket.first_response_at),
+              ("onsite", ticket.onsite_due, ticket.resolved_at),
+              ("resolve", ticket.resolve_due, ticket.resolved_at))
+    row = {}
+    for name, due, done in clocks:
+        paused = name == "resolve" and ticket.status == "waiting" and ticket.waiting_since is not None
+        status = deadlines.clock_status(due, done, ticket.waiting_since if paused else now)
+        row[name] = {"due": local(due, ticket.timezone), "state": status.state, "time_left_s": status.time_left_s,
+                     "paused": paused}
+    return row
+
+
+def ticket_row(ticket: models.Ticket, customer: models.Customer | None, now: datetime | None = None) -> dict[str, Any]:
     zone = ticket.timezone
     return {
         "number": ticket.number,
@@ -41,6 +57,7 @@ def ticket_row(ticket: models.Ticket, customer: models.Customer | None) -> dict[
         "escalated": ticket.escalated_at is not None,
         "escalated_at": local(ticket.escalated_at, zone),
         "escalation_reason": ticket.escalation_reason,
+        "sla": sla_row(ticket, now or datetime.now(UTC)),
     }
 
 
@@ -62,9 +79,9 @@ def message_row(message: models.Message, zone: str, attachments: list[models.Att
     }
 
 
-def ticket_detail(session: Session, ticket: models.Ticket) -> dict[str, Any]:
+def ticket_detail(session: Session, ticket: models.Ticket, now: datetime | None = None) -> dict[str, Any]:
     customer = session.get(models.Customer, ticket.customer_id) if ticket.customer_id else None
-    row = ticket_row(ticket, customer)
+    row = ticket_row(ticket, customer, now)
     messages = queries.ticket_messages(session, ticket.id)
     by_message: dict[int, list[models.Attachment]] = {}
     for attachment in queries.message_attachments(session, [m.id for m in messages]):
@@ -119,3 +136,105 @@ def raw_row(raw: models.RawInput) -> dict[str, Any]:
         "size": raw.size,
         "attempts": raw.attempts,
     }
+
+
+def reminder_row(job: models.Job, ticket_numbers: dict[int, str | None], zone: str) -> dict[str, Any]:
+    """A scheduled job (`intake reminders list`): reminders, warnings, escalations, invitations, surveys."""
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "ticket": ticket_numbers.get(job.ticket_id) if job.ticket_id else None,
+        "due_at": local(job.due_at, zone),
+        "recipient": job.recipient,
+        "channel": job.channel,
+        "status": job.status,
+        "sent_at": local(job.sent_at, zone),
+        "subject": job.subject,
+        "last_error": job.last_error,
+    }
+
+
+def visit_row(visit: models.Visit, customer: models.Customer | None, ticket_number: str | None,
+              job_status: str | None, zone: str) -> dict[str, Any]:
+    """A visit (`intake visits list`): done once its day's job was sent, failed when that job failed."""
+    status = visit.status
+    if status == "planned" and job_status in ("sent", "failed"):
+        status = "done" if job_status == "sent" else "failed"
+    return {
+        "id": visit.id,
+        "kind": visit.kind,
+        "mode": visit.mode,
+        "customer": customer.name if customer else None,
+        "ticket": ticket_number,
+        "date": visit.date.isoformat(),
+        "starts_at": local(visit.starts_at, zone),
+        "recipient": visit.recipient,
+        "status": status,
+    }
+
+
+# --- hotline (Twilio) -------------------------------------------------------------------------------
+
+def call_row(call: models.Call, customer: models.Customer | None, ticket: models.Ticket | None,
+             zone: str) -> dict[str, Any]:
+    """`intake calls list`: times in the ticket's (customer's) zone, else the service zone."""
+    zone = ticket.timezone if ticket else zone
+    return {
+        "call_sid": call.call_sid,
+        "from": call.from_number,
+        "to": call.to_number,
+        "customer": customer.name if customer else None,
+        "status": call.status,
+        "started_at": local(call.started_at, zone),
+        "duration": call.duration_s,
+        "ticket": ticket.number if ticket else None,
+        "recording_url": call.recording_url,
+        "callback_due": local(call.callback_due, zone),
+        "language": call.language,
+        "route": call.route,
+        "missed": call.missed,
+        "answered_by": call.answered_by,
+        "answered_at": local(call.answered_at, zone),
+        "ended_at": local(call.ended_at, zone),
+    }
+
+
+def call_detail(session: Session, call: models.Call, zone: str) -> dict[str, Any]:
+    """`intake calls show`: the row, the recording and transcription, every callback Twilio made."""
+    customer = session.get(models.Customer, call.customer_id) if call.customer_id else None
+    ticket = session.get(models.Ticket, call.ticket_id) if call.ticket_id else None
+    row = call_row(call, customer, ticket, zone)
+    zone = ticket.timezone if ticket else zone
+    row.update({
+        "caller_country": call.caller_country,
+        "caller_name": call.caller_name,
+        "call_status": call.call_status,
+        "dial_status": call.dial_status,
+        "opened_ticket": call.opened_ticket,
+        "language_chosen": call.language_chosen,
+        "recording_sid": call.recording_sid,
+        "recording_duration": call.recording_duration_s,
+        "recording_status": call.recording_status,
+        "recording_path": call.recording_path,
+        "transcription": call.transcription_text,
+        "transcription_status": call.transcription_status,
+        "transcription_source": call.transcription_source,
+        "callbacks": [
+            {"kind": event.kind, "received_at": local(event.received_at, zone), "sequence": event.sequence,
+             "status": _event_status(event.payload), "error": event.error, "params": event.payload}
+            for event in queries.call_events(session, call.call_sid)
+        ],
+        "jobs": [
+            {"id": job.id, "kind": job.kind, "channel": job.channel, "recipient": job.recipient,
+             "status": job.status, "due_at": local(job.due_at, zone), "text": job.body_text}
+            for job in queries.call_jobs(session, call.call_sid, call.ticket_id)
+        ],
+    })
+    return row
+
+
+def _event_status(payload: dict[str, Any]) -> str | None:
+    for name in ("DialCallStatus", "RecordingStatus", "TranscriptionStatus", "CallStatus"):
+        if payload.get(name):
+            return str(payload[name])
+    return None

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
 
 from pipeline.jobs import render
 from pipeline.records import ParsedMail
 from pipeline.sla import deadlines as sla
-from pipeline.store import models, queries
+from pipeline.store import models
 
 ACK = "ack"
 
@@ -46,18 +44,14 @@ class AckBuilder:
     def domain(self) -> str:
         return self.from_address.rpartition("@")[2]
 
-    def schedule(
-        self, session: Session, ticket: models.Ticket, mail: ParsedMail, *, now: datetime, reply_to: str,
-        rate_limit: int,
-    ) -> str | None:
-        """Add the ack job; return why none was added, or None."""
-        recipient = (reply_to or "").strip().lower()
+    def build(
+        self, ticket: models.Ticket, mail: ParsedMail, *, now: datetime, recipient: str
+    ) -> str | tuple[dict[str, Any], dict[str, Any]]:
+        """The ack's job row and outbound message row, or why there is none."""
         if not recipient or "@" not in recipient:
             return "no address to acknowledge"
         if recipient == self.from_address:
             return "own address"
-        if rate_limit and queries.acks_sent_since(session, recipient, now - timedelta(hours=1)) >= rate_limit:
-            return f"ack rate limit: {rate_limit} per hour to {recipient}"
         language = self.templates.language_for(ACK, ticket.language)
         context = {
             "ticket": ticket,
@@ -71,41 +65,41 @@ class AckBuilder:
         assert ticket.number is not None
         message_id = new_message_id(ticket.number, ACK, self.domain)
         references = [*mail.references, *([mail.message_id] if mail.message_id else [])]
-        session.execute(
-            insert(models.Job),
-            dict(
-                kind=ACK,
-                channel="email",
-                ticket_id=ticket.id,
-                customer_id=ticket.customer_id,
-                recipient=recipient,
-                subject=rendered.subject,
-                language=rendered.language,
-                body_text=rendered.text,
-                body_html=rendered.html,
-                message_id=message_id,
-                payload={"in_reply_to": mail.message_id, "references": references[-20:]},
-                status="pending",
-                due_at=now,
-                attempts=0,
-                dedupe_key=f"ack:{ticket.id}",
-                created_at=now,
-            ),
+        job = dict(
+            kind=ACK,
+            channel="email",
+            ticket_id=ticket.id,
+            customer_id=ticket.customer_id,
+            recipient=recipient,
+            subject=rendered.subject,
+            language=rendered.language,
+            body_text=rendered.text,
+            body_html=rendered.html,
+            message_id=message_id,
+            payload={"in_reply_to": mail.message_id, "references": references[-20:]},
+            status="pending",
+            due_at=now,
+            attempts=0,
+            dedupe_key=f"ack:{ticket.id}",
+            created_at=now,
         )
-        session.execute(
-            insert(models.Message),
-            dict(
-                ticket_id=ticket.id,
-                direction="out",
-                kind=ACK,
-                message_id=message_id,
-                in_reply_to=mail.message_id,
-                from_addr=self.from_address,
-                to_addrs=recipient,
-                subject=rendered.subject,
-                text=rendered.text,
-                language=rendered.language,
-                created_at=now,
-            ),
+        message = dict(
+            ticket_id=ticket.id,
+            raw_id=None,
+            direction="out",
+            kind=ACK,
+            message_id=message_id,
+            in_reply_to=mail.message_id,
+            references=None,
+            from_addr=self.from_address,
+            from_name=None,
+            to_addrs=recipient,
+            subject=rendered.subject,
+            text=rendered.text,
+            customer_text=None,
+            language=rendered.language,
+            automatic=None,
+            decoding=None,
+            created_at=now,
         )
-        return None
+        return job, message

@@ -92,7 +92,7 @@ def ingest_all(rt: Runtime, items: Iterator[RawInput], batch_size: int = 200,
             current = None
             if batch:
                 stored = ingest.store(rt, batch)
-                index = [i for i, s in enumerate(stored) if s.fresh or s.status == "received"]
+                index = ingest.to_process(stored)
                 current = (batch, stored, index, understander.submit([batch[i].raw for i in index]))
             if previous is not None:
                 done_items, done_stored, done_index, pending = previous

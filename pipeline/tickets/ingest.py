@@ -11,7 +11,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline import triage
@@ -19,9 +18,9 @@ from pipeline.errors import NotFound, StoreUnavailable, UnprocessableMail
 from pipeline.mail import parse
 from pipeline.records import IngestResult, IngestStatus, ParsedMail, RawInput, Triage
 from pipeline.runtime import Runtime
-from pipeline.store import db, models
+from pipeline.store import db, models, writes
 from pipeline.tickets import raw as raw_store
-from pipeline.tickets import service
+from pipeline.tickets import recorder
 
 log = logging.getLogger(__name__)
 
@@ -59,56 +58,68 @@ def store(rt: Runtime, items: Sequence[RawInput]) -> list[raw_store.Stored]:
         return [raw_store.store_raw(session, item) for item in items]
 
 
+def to_process(stored: Sequence[raw_store.Stored]) -> list[int]:
+    """Indices of the stored inputs still to process: new ones, and ones a crash left unprocessed
+    (each once, even when a batch holds the same message twice)."""
+    seen: set[int] = set()
+    indices = []
+    for i, item in enumerate(stored):
+        if (item.fresh or item.status == "received") and item.raw_id not in seen:
+            seen.add(item.raw_id)
+            indices.append(i)
+    return indices
+
+
 def duplicate_result(item: RawInput, stored: raw_store.Stored) -> IngestResult:
     return IngestResult(item.source, IngestStatus.DUPLICATE, reason=f"already stored as raw input {stored.raw_id}"
                         f" ({stored.status})", raw_id=stored.raw_id)
 
 
-def _still_received(session: Session, raw_id: int) -> bool:
-    query = select(models.RawInput.status).where(models.RawInput.id == raw_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    return session.scalar(query) == "received"
-
-
-def _record(session: Session, rt: Runtime, raw_id: int, source: str, received_at: datetime,
-            understood: Understood) -> IngestResult:
-    now = rt.now()
-    if not _still_received(session, raw_id):
-        return IngestResult(source, IngestStatus.DUPLICATE, reason="processed by another worker", raw_id=raw_id)
-    if understood.mail is None or understood.triage is None:
-        reason = understood.failure or "not understood"
-        raw_store.quarantine(session, raw_id, reason)
-        return IngestResult(source, IngestStatus.QUARANTINED, reason=reason, raw_id=raw_id)
-    result = service.record_mail(session, rt.ticket_context, raw_id=raw_id, source=source, mail=understood.mail,
-                                 triage=understood.triage, received_at=received_at, now=now)
-    service.mark_processed(session, raw_id, result, now)
-    return result
-
-
 def record(rt: Runtime, batch: Sequence[tuple[int, str, datetime, Understood]]) -> list[IngestResult]:
-    """Write a batch in one transaction; if any item fails, redo them one by one so only it is quarantined."""
+    """Write a batch in one transaction; if it fails, redo it item by item so only the culprit is quarantined."""
     try:
         with db.transaction(rt.sessions) as session:
-            return [_record(session, rt, *entry) for entry in batch]
+            return _record(session, rt, batch)
     except StoreUnavailable:
         raise
     except Exception:
-        if len(batch) == 1:
-            raw_id, source = batch[0][0], batch[0][1]
-            log.exception("recording raw input %s failed", raw_id)
-            reason = "internal error while recording; see the log"
-            with db.transaction(rt.sessions) as session:
-                raw_store.quarantine(session, raw_id, reason)
-            return [IngestResult(source, IngestStatus.QUARANTINED, reason=reason, raw_id=raw_id)]
-    return [result for entry in batch for result in record(rt, [entry])]
+        if len(batch) > 1:
+            return [result for entry in batch for result in record(rt, [entry])]
+        raw_id, source = batch[0][0], batch[0][1]
+        log.exception("recording raw input %s failed", raw_id)
+        reason = "internal error while recording; see the log"
+        with db.transaction(rt.sessions) as session:
+            raw_store.quarantine(session, raw_id, reason)
+        return [IngestResult(source, IngestStatus.QUARANTINED, reason=reason, raw_id=raw_id)]
+
+
+def _record(session: Session, rt: Runtime, batch: Sequence[tuple[int, str, datetime, Understood]]
+            ) -> list[IngestResult]:
+    statuses = writes.raw_statuses(session, [raw_id for raw_id, *_ in batch])
+    writer = recorder.Recorder(session, rt.ticket_context, rt.now())
+    results: dict[int, IngestResult] = {}
+    writer.prefetch([u.mail for _, _, _, u in batch if u.mail is not None])
+    for raw_id, source, received_at, understood in batch:
+        if statuses.get(raw_id) != "received":
+            results[raw_id] = IngestResult(source, IngestStatus.DUPLICATE, reason="processed by another worker",
+                                           raw_id=raw_id)
+        elif understood.mail is None or understood.triage is None:
+            reason = understood.failure or "not understood"
+            raw_store.quarantine(session, raw_id, reason)
+            results[raw_id] = IngestResult(source, IngestStatus.QUARANTINED, reason=reason, raw_id=raw_id)
+        else:
+            writer.add(raw_id=raw_id, source=source, mail=understood.mail, triage=understood.triage,
+                         received_at=received_at)
+    for result in writer.results():
+        results[result.raw_id or 0] = result
+    return [results[raw_id] for raw_id, *_ in batch]
 
 
 def ingest(rt: Runtime, items: Sequence[RawInput],
            understood: Iterable[Understood] | None = None) -> list[IngestResult]:
     """Store, then process, a batch of raw inputs; results in input order."""
     stored = store(rt, items)
-    pending = [i for i, s in enumerate(stored) if s.fresh or s.status == "received"]
+    pending = to_process(stored)
     if understood is None:
         understood = [understand_in(rt, items[i].raw) for i in pending]
     recorded = record(rt, [(stored[i].raw_id, items[i].source, items[i].received_at, u)

@@ -7,12 +7,10 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from pipeline.records import RawInput
-from pipeline.store import models, queries
+from pipeline.store import models, queries, writes
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(?:\r?\n[ \t]+)?<?([^\s<>]+)>?", re.I | re.M)
@@ -30,14 +28,6 @@ def peek_message_id(raw: bytes) -> str | None:
         return None
     value = found.group(1).decode("ascii", "replace").strip()
     return value[:900] or None
-
-
-# Built once: a statement with bound parameters compiles once and is cached, one per dialect.
-_INSERT = {
-    postgres: insert(models.RawInput).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(
-        models.RawInput.id)
-    for postgres, insert in ((False, sqlite_insert), (True, pg_insert))
-}
 
 
 @dataclass(frozen=True)
@@ -71,8 +61,7 @@ def store_raw(session: Session, item: RawInput, channel: str = "email") -> Store
         attempts=0,
         received_at=item.received_at,
     )
-    statement = _INSERT[session.get_bind().dialect.name == "postgresql"]
-    new_id = session.scalar(statement, values)
+    new_id = writes.insert_raw(session, values)
     if new_id is not None:
         return Stored(new_id, True, "received")
     existing = queries.raw_by_dedupe_key(session, key)

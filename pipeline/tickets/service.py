@@ -12,16 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import Row, insert
 from sqlalchemy.orm import Session
 
 from pipeline.records import Attachment, IngestResult, IngestStatus, ParsedMail, Triage
 from pipeline.sla import deadlines as sla
 from pipeline.sla import workdays
-from pipeline.store import models, queries
+from pipeline.store import models, queries, writes
 from pipeline.tickets import acks
 
 OPEN, WAITING, RESOLVED = "open", "waiting", "resolved"
+TICKET_COLUMNS = [c for c in models.Ticket.__mapper__.column_attrs if c.key not in ("id", "number")]
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def ticket_number(prefix: str, ticket_id: int) -> str:
     return f"{prefix}-{ticket_id:06d}"
 
 
-def apply_deadlines(ctx: Context, ticket: models.Ticket, customer: models.Customer | None) -> None:
+def apply_deadlines(ctx: Context, ticket: models.Ticket, customer: models.Customer | Row[Any] | None) -> None:
     """(Re)compute the SLA clocks from arrival, severity, tier and time spent waiting for the customer."""
     due = sla.compute_deadlines(
         ticket.received_at,
@@ -56,36 +57,29 @@ def apply_deadlines(ctx: Context, ticket: models.Ticket, customer: models.Custom
     ticket.response_due, ticket.onsite_due, ticket.resolve_due = due.response_due, due.onsite_due, due.resolve_due
 
 
-_INSERT_MESSAGE = insert(models.Message).returning(models.Message.id)
-
-
 def _insert_message(
     session: Session, *, ticket_id: int | None, raw_id: int | None, mail: ParsedMail, triage: Triage,
     kind: str, received_at: datetime,
 ) -> int:
-    message_id = session.scalar(
-        _INSERT_MESSAGE,
-        dict(
-            ticket_id=ticket_id,
-            raw_id=raw_id,
-            direction="in",
-            kind=kind,
-            message_id=mail.message_id,
-            in_reply_to=" ".join(mail.in_reply_to) or None,
-            references=" ".join(mail.references) or None,
-            from_addr=mail.from_addr or None,
-            from_name=mail.from_name or None,
-            to_addrs=", ".join(mail.to) or None,
-            subject=mail.subject,
-            text=mail.text,
-            customer_text=triage.text,
-            language=triage.language,
-            automatic=triage.automatic,
-            decoding="; ".join(mail.decoding) or None,
-            created_at=received_at,
-        ),
-    )
-    assert message_id is not None
+    message_id = writes.insert_message(session, dict(
+        ticket_id=ticket_id,
+        raw_id=raw_id,
+        direction="in",
+        kind=kind,
+        message_id=mail.message_id,
+        in_reply_to=" ".join(mail.in_reply_to) or None,
+        references=" ".join(mail.references) or None,
+        from_addr=mail.from_addr or None,
+        from_name=mail.from_name or None,
+        to_addrs=", ".join(mail.to) or None,
+        subject=mail.subject,
+        text=mail.text,
+        customer_text=triage.text,
+        language=triage.language,
+        automatic=triage.automatic,
+        decoding="; ".join(mail.decoding) or None,
+        created_at=received_at,
+    ))
     if mail.attachments:
         session.execute(insert(models.Attachment), [_attachment_row(message_id, a) for a in mail.attachments])
     return message_id
@@ -143,14 +137,15 @@ def record_mail(
             ticket.status, ticket.resolved_at = OPEN, None
             reason = "reopened"
         elif ticket.status == WAITING:
-            resume(ticket, received_at)
+            resume(ticket, received_at, ctx)
             apply_deadlines(ctx, ticket, session.get(models.Customer, ticket.customer_id or -1))
         if triage.escalation and ticket.escalated_at is None:
-            ticket.escalated_at, ticket.escalation_reason = now, triage.escalation
+            # the customer asked when they wrote: the scheduler escalates to their manager at that instant
+            ticket.escalated_at, ticket.escalation_reason = received_at, triage.escalation
         ticket.updated_at = now
         return _result(source, IngestStatus.APPENDED, ticket, triage, reason, raw_id)
 
-    customer = queries.customer_by_address(session, mail.from_addr) if mail.from_addr else None
+    customer = writes.customer_for_address(session, mail.from_addr) if mail.from_addr else None
     ticket = models.Ticket(
         subject=mail.subject or "(no subject)",
         status=OPEN,
@@ -165,15 +160,16 @@ def record_mail(
         timezone=customer.timezone if customer else ctx.default_timezone,
         received_at=received_at,
         paused_s=0,
-        escalated_at=now if triage.escalation else None,
+        escalated_at=received_at if triage.escalation else None,
         escalation_reason=triage.escalation,
         created_at=now,
         updated_at=now,
     )
     apply_deadlines(ctx, ticket, customer)
-    session.add(ticket)
-    session.flush()
+    # Core inserts: the ticket stays a transient object that the ack is rendered from.
+    ticket.id = writes.insert_ticket(session, {c.key: getattr(ticket, c.key) for c in TICKET_COLUMNS})
     ticket.number = ticket_number(ctx.ticket_prefix, ticket.id)
+    writes.set_ticket_number(session, ticket.id, ticket.number)
     _insert_message(session, ticket_id=ticket.id, raw_id=raw_id, mail=mail, triage=triage, kind="mail",
                     received_at=received_at)
     reason = ctx.ack_builder.schedule(
@@ -200,12 +196,7 @@ def _result(
 
 
 def mark_processed(session: Session, raw_id: int, result: IngestResult, now: datetime) -> None:
-    session.execute(
-        update(models.RawInput)
-        .where(models.RawInput.id == raw_id)
-        .values(status="processed", result=str(result.status), reason=result.reason, ticket_id=result.ticket_id,
-                processed_at=now)
-    )
+    writes.mark_processed(session, raw_id, str(result.status), result.reason, result.ticket_id, now)
 
 
 # Ticket changes asked for by staff (CLI) -------------------------------------------------------------
@@ -226,9 +217,14 @@ def wait_for_customer(ticket: models.Ticket, at: datetime) -> None:
         ticket.status, ticket.waiting_since, ticket.updated_at = WAITING, at, at
 
 
-def resume(ticket: models.Ticket, at: datetime) -> None:
+def resume(ticket: models.Ticket, at: datetime, ctx: Context | None = None) -> None:
+    """Back from waiting. The pause counts on the tier's clock (a weekend adds no business hours to an
+    8x5 ticket), so give ctx; without it, wall-clock time is counted."""
     if ticket.waiting_since is not None:
-        ticket.paused_s = (ticket.paused_s or 0) + max(0, int((at - ticket.waiting_since).total_seconds()))
+        span = [(ticket.waiting_since, max(at, ticket.waiting_since))]
+        paused = (span[0][1] - span[0][0]) if ctx is None else sla.paused_time(
+            span, ctx.service.tier(ticket.tier).clock, ctx.service.hours, ctx.calendar)
+        ticket.paused_s = (ticket.paused_s or 0) + int(paused.total_seconds())
     ticket.status, ticket.waiting_since, ticket.updated_at = OPEN, None, at
 
 

@@ -66,7 +66,7 @@ class SeverityRules:
 
 
 def _level(value: object, where: str) -> Severity:
-    if isinstance(value, bool) or not isinstance(value, int) or value not in Severity._value2member_map_:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in tuple(Severity):
         raise ConfigError(f"policy {where}: expected a level 1-4, got {value!r}")
     return Severity(value)
 
@@ -85,9 +85,7 @@ def _rules(tables: object, *, explicit: bool) -> tuple[Rule, ...]:
 
 def find_matches(haystack: patterns.Haystack, rules: Iterable[Rule]) -> list[Match]:
     """Every rule's matches, overlaps resolved in favour of the longer phrase (then the more severe)."""
-    found = [
-        Match(rule, hit.start, hit.end, hit.text) for rule in rules for hit in rule.matcher.finditer(haystack)
-    ]
+    found = [Match(rule, hit.start, hit.end, hit.text) for rule in rules for hit in rule.matcher.finditer(haystack)]
     found.sort(key=lambda match: (-match.length, match.rule.level, match.start))
     kept: list[Match] = []  # never overlapping, sorted by start (and so by end)
     starts: list[int] = []

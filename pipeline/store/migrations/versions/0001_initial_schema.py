@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 22:45:17.001681
+Create Date: 2026-11-22 22:50:20.432125
 """
 
 from __future__ import annotations
@@ -127,6 +127,7 @@ def upgrade() -> None:
         sa.Column("ticket_id", sa.Integer(), nullable=True),
         sa.Column("language", sa.String(length=10), nullable=True),
         sa.Column("language_chosen", sa.Boolean(), nullable=False),
+        sa.Column("opened_ticket", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("call_status", sa.String(length=20), nullable=True),
         sa.Column("last_sequence", sa.Integer(), nullable=False),

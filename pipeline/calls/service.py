@@ -1,0 +1,255 @@
+"""One transaction per Twilio webhook request: store it, update the call, its ticket and its jobs.
+
+`record` inserts the request as a CallEvent under its dedupe key first; a retry finds the key taken and
+changes nothing (it only reads the call, so a retried voice request gets the same TwiML). The caller
+commits before answering Twilio, so an answered request is never lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from pipeline.calls import followups, state
+from pipeline.calls import tickets as call_tickets
+from pipeline.calls.context import Context
+from pipeline.sla import clock
+from pipeline.store import models
+from pipeline.tickets import customers
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the edge needs to answer: the call as it stands after this request."""
+
+    fresh: bool  # False: a retry of a request already stored
+    call_sid: str
+    language: str
+    route: str  # dial | voicemail
+    numbers: tuple[str, ...]  # whom to dial
+    answered: bool
+    ticket: str | None
+    transcribe: bool  # ask Twilio to transcribe the voicemail
+
+
+def _insert_new(session: Session, model: type[models.Base], values: dict[str, Any], key: str) -> int | None:
+    """INSERT ... ON CONFLICT (key) DO NOTHING RETURNING id: the new id, or None when the key exists."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=[key])
+    return session.scalar(statement.returning(model.id))  # type: ignore[attr-defined]
+
+
+def store_event(session: Session, event: state.Event, now: datetime, error: str | None = None) -> bool:
+    """Store the request under its dedupe key; False when it was stored before (a retry)."""
+    values = dict(call_sid=event.call_sid, kind=event.kind, dedupe_key=event.dedupe_key, sequence=event.sequence,
+                  payload=dict(event.params), error=error, received_at=now)
+    return _insert_new(session, models.CallEvent, values, "dedupe_key") is not None
+
+
+def lock_call(session: Session, call_sid: str, now: datetime) -> models.Call:
+    """The call's row, created on first sight (by whichever request comes first), locked for update."""
+    values = dict(call_sid=call_sid, status="ringing", last_sequence=-1, dial_sequence=-1, language_chosen=False,
+                  opened_ticket=False, started_at=now, created_at=now, updated_at=now)
+    _insert_new(session, models.Call, values, "call_sid")
+    query = select(models.Call).where(models.Call.call_sid == call_sid).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    call = session.scalar(query)
+    assert call is not None  # inserted or found just now
+    return call
+
+
+def record(session: Session, ctx: Context, event: state.Event, now: datetime) -> Recorded:
+    fresh = store_event(session, event, now)
+    call = lock_call(session, event.call_sid, now)
+    if fresh:
+        APPLY[event.kind](session, ctx, call, event, now)
+        settle(session, ctx, call, now)
+    return plan(session, ctx, call, fresh, now)
+
+
+def plan(session: Session, ctx: Context, call: models.Call, fresh: bool, now: datetime) -> Recorded:
+    language = call.language or ctx.options.default_language
+    numbers: tuple[str, ...] = ()
+    if call.route == "dial":
+        tier, _ = call_tickets.ticket_tier(session, call, ctx)
+        business = clock.is_business_time(now, ctx.callback_policy.hours, ctx.calendar)
+        _, numbers = state.route_for(ctx.options.on_call, ctx.options.after_hours_on_call,
+                                     ctx.options.after_hours_tiers, tier, business)
+    ticket = session.get(models.Ticket, call.ticket_id) if call.ticket_id else None
+    return Recorded(fresh, call.call_sid, language, "dial" if numbers else "voicemail", numbers,
+                    state.is_answered(call.dial_status), ticket.number if ticket else None,
+                    ctx.options.transcribe and language == "en")
+
+
+def settle(session: Session, ctx: Context, call: models.Call, now: datetime) -> None:
+    """Derive the final status and, for a missed call, schedule what it owes (once)."""
+    call.status = state.final_status(call.call_status, call.dial_status)
+    call.missed = state.missed_reason(call.call_status, call.dial_status, call.route)
+    if call.missed:
+        followups.schedule(session, ctx, call, now)
+    call.updated_at = now
+
+
+# -- what each kind of request changes -------------------------------------------------------------
+
+def _caller(call: models.Call, p: Mapping[str, str]) -> None:
+    raw = (p.get("From") or p.get("Caller") or "").strip()
+    if call.from_number is None and raw:
+        call.from_number = customers.normalise_phone(raw) or raw[:40]
+    call.to_number = call.to_number or (p.get("To") or p.get("Called") or "").strip()[:40] or None
+    call.caller_country = call.caller_country or (p.get("FromCountry") or p.get("CallerCountry") or None)
+    call.caller_name = call.caller_name or (p.get("CallerName") or "").strip()[:200] or None
+
+
+def _call_status(call: models.Call, event: state.Event, now: datetime) -> None:
+    status = event.params.get("CallStatus", "")
+    if not status:
+        return
+    if state.call_status_advances(call.call_status, call.last_sequence, status, event.sequence):
+        call.call_status = status
+        if event.sequence is not None:
+            call.last_sequence = max(call.last_sequence, event.sequence)
+    if state.is_terminal(status):
+        call.ended_at = call.ended_at or state.reported_at(event.params, now)
+        call.duration_s = call.duration_s if call.duration_s is not None else state.seconds(
+            event.params.get("CallDuration"))
+
+
+def _voice(session: Session, ctx: Context, call: models.Call, event: state.Event, now: datetime) -> None:
+    _caller(call, event.params)
+    _call_status(call, event, now)
+    call_tickets.ensure_ticket(session, ctx, call, now)
+    if call.route is None:
+        tier, _ = call_tickets.ticket_tier(session, call, ctx)
+        business = clock.is_business_time(now, ctx.callback_policy.hours, ctx.calendar)
+        call.route, _ = state.route_for(ctx.options.on_call, ctx.options.after_hours_on_call,
+                                        ctx.options.after_hours_tiers, tier, business)
+
+
+def _gather(session: Session, ctx: Context, call: models.Call, event: state.Event, now: datetime) -> None:
+    digits = event.params.get("Digits", "")
+    for language, prompt in ctx.options.prompts.items():
+        if prompt.digit and prompt.digit == digits[:1]:
+            call.language, call.language_chosen = language, True
+            if call.opened_ticket and call.ticket_id:
+                ticket = session.get(models.Ticket, call.ticket_id)
+                if ticket is not None and ticket.language != language:
+                    caller = call.caller_name or call_tickets.caller_number(call) or call.from_number or "?"
+                    subject = call_tickets.SUBJECTS.get(language, call_tickets.SUBJECTS["en"])
+                    ticket.language, ticket.subject, ticket.updated_at = language, subject.format(caller=caller), now
+            break
+    _voice(session, ctx, call, event, now)
+
+
+def _answered(session: Session, call: models.Call, now: datetime, at: datetime | None = None,
+              by: str | None = None) -> None:
+    """A person answered: the earliest answer time the engineer's leg reported, and nothing is owed."""
+    if at is not None:
+        call.answered_at = min(call.answered_at, at) if call.answered_at else at
+    call.answered_by = call.answered_by or by
+    call.callback_due = None
+    followups.cancel_pending(session, call, now)
+
+
+def _dial(session: Session, ctx: Context, call: models.Call, event: state.Event, now: datetime) -> None:
+    status = event.params.get("DialCallStatus", "")
+    if status:
+        call.dial_status = state.dial_status_merge(call.dial_status, status)
+    if state.is_answered(status):  # when, and who, the engineer's leg reports (it carries a Timestamp)
+        _answered(session, call, now)
+    elif status:
+        call.route = "voicemail"  # our answer to this request records a voicemail
+    call_tickets.ensure_ticket(session, ctx, call, now)
+
+
+def _dial_status(session: Session, ctx: Context, call: models.Call, event: state.Event, now: datetime) -> None:
+    status = event.params.get("CallStatus", "")
+    if not status:
+        return
+    call.dial_status = state.dial_status_merge(call.dial_status, status)
+    call.dial_sequence = max(call.dial_sequence, event.sequence if event.sequence is not None else -1)
+    if state.is_answered(status):
+        at = state.reported_at(event.params, now)
+        if status == "completed":
+            at -= timedelta(seconds=state.seconds(event.params.get("CallDuration")) or 0)
+        _answered(session, call, now, at, event.params.get("To") or event.params.get("Called") or None)
+
+
+def _recording_fields(session: Session, call: models.Call, p: Mapping[str, str], now: datetime) -> bool:
+    """Take the recording's Sid, URL and length; True the first time we hear of it."""
+    sid, url = p.get("RecordingSid", ""), p.get("RecordingUrl", "")
+    if not sid or not url:
+        return False
+    first = call.recording_sid is None
+    call.recording_sid, call.recording_url = call.recording_sid or sid, call.recording_url or url
+    duration = state.seconds(p.get("RecordingDuration"))
+    call.recording_duration_s = duration if duration is not None else call.recording_duration_s
+    call.route = call.route or "voicemail"
+    if first:
+        call_tickets.add_voicemail(session, call, now)
+    return first
+
+
+def _record(session: Session, ctx: Context, call: models.Call, event: state.Event, now: datetime) -> None:
+    call_tickets.ensure_ticket(session, ctx, call, now)
+    call.route = "voicemail"
+    _recording_fields(session, call, event.params, now)
+
+
+def _status(session: Session, ctx: Context, call: models.Call, event: state.Event, now: datetime) -> None:
+    _caller(call, event.params)
+    _call_status(call, event, now)
+    call_tickets.ensure_ticket(session, ctx, call, now)
+
+
+def _recording(session: Session, ctx: Context, call: models.Call, event: state.Event, now: datetime) -> None:
+    call_tickets.ensure_ticket(session, ctx, call, now)
+    status = event.params.get("RecordingStatus", "")
+    if status and call.recording_status != "completed":
+        call.recording_status = status
+    if status == "completed":
+        _recording_fields(session, call, event.params, now)
+        followups.schedule_transcription(session, ctx, call, now)
+
+
+def _transcription(session: Session, ctx: Context, call: models.Call, event: state.Event, now: datetime) -> None:
+    call_tickets.ensure_ticket(session, ctx, call, now)
+    _recording_fields(session, call, event.params, now)
+    p = event.params
+    status, text = p.get("TranscriptionStatus", ""), p.get("TranscriptionText", "")
+    if call.transcription_status != "completed":
+        call.transcription_status = status or call.transcription_status
+    if status == "completed" and text.strip():
+        record_transcript(session, ctx, call, text.strip(), "twilio", now, sid=p.get("TranscriptionSid"))
+
+
+def record_transcript(session: Session, ctx: Context, call: models.Call, text: str, source: str, now: datetime,
+                      sid: str | None = None) -> None:
+    """A transcript from Twilio or from our own speech-to-text: kept on the call (the first one), added to
+    the ticket and graded."""
+    if not call.transcription_text:
+        call.transcription_text, call.transcription_source = text, source
+        call.transcription_sid = call.transcription_sid or sid
+        call.transcription_status = "completed"
+    call_tickets.add_transcript(session, ctx, call, text, source, now)
+    call.updated_at = now
+
+
+APPLY = {
+    "voice": _voice,
+    "gather": _gather,
+    "dial": _dial,
+    "record": _record,
+    "status": _status,
+    "dial-status": _dial_status,
+    "recording": _recording,
+    "transcription": _transcription,
+}

@@ -1,0 +1,191 @@
+"""The statements of the ingest hot path, built once as Core statements with bound parameters.
+
+Each runs on the session's connection, inside the caller's transaction. Building an ORM statement per
+message costs several times more than executing a cached Core one (bench/ingest.py), and ingest runs
+these a few times per message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from pipeline.store import models
+
+RAW = models.RawInput.__table__
+TICKETS = models.Ticket.__table__
+MESSAGES = models.Message.__table__
+JOBS = models.Job.__table__
+CUSTOMERS = models.Customer.__table__
+CONTACTS = models.Contact.__table__
+
+_INSERT_RAW = {
+    postgres: insert(RAW).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(RAW.c.id)
+    for postgres, insert in ((False, sqlite_insert), (True, pg_insert))
+}
+_RAW_STATUS = select(RAW.c.status).where(RAW.c.id == bindparam("raw_id"))
+_RAW_STATUS_LOCKED = _RAW_STATUS.with_for_update()
+_MARK_PROCESSED = (
+    RAW.update()
+    .where(RAW.c.id == bindparam("raw_id"))
+    .values(status="processed", result=bindparam("result"), reason=bindparam("reason"),
+            ticket_id=bindparam("ticket_id"), processed_at=bindparam("processed_at"))
+)
+_INSERT_TICKET = TICKETS.insert().returning(TICKETS.c.id)
+_SET_NUMBER = TICKETS.update().where(TICKETS.c.id == bindparam("ticket_id")).values(number=bindparam("number"))
+_INSERT_MESSAGE = MESSAGES.insert().returning(MESSAGES.c.id)
+_INSERT_JOB = JOBS.insert().returning(JOBS.c.id)
+_ACKS_SINCE = select(func.count(JOBS.c.id)).where(
+    JOBS.c.kind == "ack", JOBS.c.recipient == bindparam("recipient"), JOBS.c.created_at >= bindparam("since")
+)
+_CUSTOMER_FOR_ADDRESS = (
+    select(CUSTOMERS, CONTACTS.c.kind)
+    .join(CONTACTS, CONTACTS.c.customer_id == CUSTOMERS.c.id)
+    .where(
+        or_(
+            (CONTACTS.c.kind == "email") & (CONTACTS.c.value == bindparam("address")),
+            (CONTACTS.c.kind == "domain") & (CONTACTS.c.value == bindparam("domain")),
+        )
+    )
+)
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def insert_raw(session: Session, values: Mapping[str, Any]) -> int | None:
+    """The new raw input's id, or None when its dedupe key is already stored."""
+    return session.connection().execute(_INSERT_RAW[_is_postgres(session)], dict(values)).scalar()
+
+
+def raw_status(session: Session, raw_id: int) -> str | None:
+    """The raw input's status; on PostgreSQL the row stays locked until the transaction ends."""
+    statement = _RAW_STATUS_LOCKED if _is_postgres(session) else _RAW_STATUS
+    return session.connection().execute(statement, {"raw_id": raw_id}).scalar()
+
+
+def mark_processed(session: Session, raw_id: int, result: str, reason: str | None, ticket_id: int | None,
+                   at: datetime) -> None:
+    session.connection().execute(_MARK_PROCESSED, {"raw_id": raw_id, "result": result, "reason": reason,
+                                                   "ticket_id": ticket_id, "processed_at": at})
+
+
+def insert_ticket(session: Session, values: Mapping[str, Any]) -> int:
+    ticket_id = session.connection().execute(_INSERT_TICKET, dict(values)).scalar()
+    assert ticket_id is not None
+    return ticket_id
+
+
+def set_ticket_number(session: Session, ticket_id: int, number: str) -> None:
+    session.connection().execute(_SET_NUMBER, {"ticket_id": ticket_id, "number": number})
+
+
+def insert_message(session: Session, values: Mapping[str, Any]) -> int:
+    message_id = session.connection().execute(_INSERT_MESSAGE, dict(values)).scalar()
+    assert message_id is not None
+    return message_id
+
+
+def insert_job(session: Session, values: Mapping[str, Any]) -> int:
+    job_id = session.connection().execute(_INSERT_JOB, dict(values)).scalar()
+    assert job_id is not None
+    return job_id
+
+
+def insert_tickets(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert many tickets in one statement; their ids in the order of `rows`."""
+    result = session.connection().execute(
+        TICKETS.insert().returning(TICKETS.c.id, sort_by_parameter_order=True), rows)
+    return [row[0] for row in result]
+
+
+def set_ticket_numbers(session: Session, numbers: list[tuple[int, str | None]]) -> None:
+    session.connection().execute(_SET_NUMBER, [{"ticket_id": i, "number": n} for i, n in numbers])
+
+
+def insert_messages(session: Session, rows: list[dict[str, Any]], returning: bool) -> list[int]:
+    """Insert many messages; their ids (in order) only when asked, which costs a little more."""
+    if not rows:
+        return []
+    if not returning:
+        session.connection().execute(MESSAGES.insert(), rows)
+        return []
+    result = session.connection().execute(
+        MESSAGES.insert().returning(MESSAGES.c.id, sort_by_parameter_order=True), rows)
+    return [row[0] for row in result]
+
+
+def insert_attachments(session: Session, rows: list[dict[str, Any]]) -> None:
+    session.connection().execute(models.Attachment.__table__.insert(), rows)
+
+
+def insert_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
+    session.connection().execute(JOBS.insert(), rows)
+
+
+def mark_many_processed(session: Session, rows: list[dict[str, Any]]) -> None:
+    """rows: raw_id, result, reason, ticket_id, processed_at."""
+    session.connection().execute(_MARK_PROCESSED, rows)
+
+
+def raw_statuses(session: Session, raw_ids: list[int]) -> dict[int, str]:
+    """Status per raw input; on PostgreSQL the rows stay locked until the transaction ends."""
+    statement = select(RAW.c.id, RAW.c.status).where(RAW.c.id.in_(bindparam("ids", expanding=True)))
+    if _is_postgres(session):
+        statement = statement.with_for_update()
+    return dict(session.connection().execute(statement, {"ids": raw_ids}).all())
+
+
+def acks_since(session: Session, recipient: str, since: datetime) -> int:
+    return session.connection().execute(_ACKS_SINCE, {"recipient": recipient, "since": since}).scalar() or 0
+
+
+def customers_for_addresses(session: Session, addresses: set[str]) -> dict[str, Row[Any] | None]:
+    """customer_for_address for many addresses, in one query."""
+    addresses = {a.lower() for a in addresses if a}
+    if not addresses:
+        return {}
+    domains = {a.rpartition("@")[2] for a in addresses}
+    rows = session.connection().execute(
+        select(CUSTOMERS, CONTACTS.c.kind, CONTACTS.c.value)
+        .join(CONTACTS, CONTACTS.c.customer_id == CUSTOMERS.c.id)
+        .where(or_((CONTACTS.c.kind == "email") & CONTACTS.c.value.in_(bindparam("addresses", expanding=True)),
+                   (CONTACTS.c.kind == "domain") & CONTACTS.c.value.in_(bindparam("domains", expanding=True)))),
+        {"addresses": sorted(addresses), "domains": sorted(domains)},
+    ).all()
+    by_email = {row.value: row for row in rows if row.kind == "email"}
+    by_domain = {row.value: row for row in rows if row.kind == "domain"}
+    return {a: by_email.get(a) or by_domain.get(a.rpartition("@")[2]) for a in addresses}
+
+
+def acks_since_many(session: Session, recipients: set[str], since: datetime) -> dict[str, int]:
+    """acks_since for many recipients, in one query."""
+    if not recipients:
+        return {}
+    rows = session.connection().execute(
+        select(JOBS.c.recipient, func.count(JOBS.c.id))
+        .where(JOBS.c.kind == "ack", JOBS.c.recipient.in_(bindparam("recipients", expanding=True)),
+               JOBS.c.created_at >= bindparam("since"))
+        .group_by(JOBS.c.recipient),
+        {"recipients": sorted(recipients), "since": since},
+    ).all()
+    counts = dict.fromkeys(recipients, 0)
+    counts.update({recipient: count for recipient, count in rows})
+    return counts
+
+
+def customer_for_address(session: Session, address: str) -> Row[Any] | None:
+    """The customer row an address belongs to: the address itself first, then its domain."""
+    address = address.lower()
+    rows = session.connection().execute(
+        _CUSTOMER_FOR_ADDRESS, {"address": address, "domain": address.rpartition("@")[2]}
+    ).all()
+    rows.sort(key=lambda row: row.kind != "email")
+    return rows[0] if rows else None

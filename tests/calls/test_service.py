@@ -1,0 +1,263 @@
+"""The hotline's write side over HTTP, on SQLite and PostgreSQL: call log, tickets, missed-call jobs.
+
+Each test serves intake's app (uvicorn, loopback) on a Runtime with a fixed clock and posts requests
+signed as Twilio signs them: the payload samples of ../shared/corpus/twilio and fixtures/twilio.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from pipeline.runtime import Runtime
+from pipeline.store import db, models, queries, views
+from pipeline.tickets import customers
+from tests.conftest import make_settings, truncate_all
+from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, PUBLIC_URL, AppServer, Twilio, sample
+
+MONDAY_10 = datetime(2026, 11, 16, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a working day
+MONDAY_22 = datetime(2026, 11, 16, 14, 0, tzinfo=UTC)  # 22:00
+ENGINEER, NIGHT_ENGINEER = "+8613900139000", "+8613700137000"
+CALLER = "+8613800138000"
+
+
+@pytest.fixture
+def rt(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[Runtime]:
+    overrides: dict[str, Any] = dict(
+        public_url=PUBLIC_URL, twilio_auth_token=AUTH_TOKEN, twilio_account_sid=ACCOUNT_SID, twilio_number=OUR_NUMBER,
+        hotline={"on_call": [ENGINEER], "after_hours_on_call": [NIGHT_ENGINEER]})
+    if backend == "postgresql":
+        overrides["database_url"] = request.getfixturevalue("postgres_url")
+    runtime = Runtime.open(make_settings(tmp_path, **overrides))
+    if backend == "postgresql":
+        truncate_all(runtime)
+    runtime.clock = lambda: MONDAY_10
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def twilio(rt: Runtime) -> Iterator[Twilio]:
+    with AppServer(rt) as app:
+        client = Twilio(app.base)
+        yield client
+        client.close()
+
+
+def payload(name: str, sid: str, **changes: str) -> dict[str, str]:
+    """A fixture payload re-addressed to call `sid` (its engineer's leg gets a sid derived from it)."""
+    params = sample(name)
+    if "ParentCallSid" in params:
+        params["ParentCallSid"], params["CallSid"] = sid, "CL" + sid[2:]
+    else:
+        params["CallSid"] = sid
+    return {**params, **changes}
+
+
+PATHS = {"voice": "/hotline/voice", "gather": "/hotline/voice?step=language", "dial": "/hotline/voice?step=dialed",
+         "record": "/hotline/voice?step=recorded", "status": "/hotline/status", "recording": "/hotline/recording",
+         "transcription": "/hotline/transcription"}
+
+
+def post(twilio: Twilio, kind: str, params: dict[str, str]) -> str:
+    answer = twilio.post(PATHS[kind], params)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/xml")
+    return answer.text
+
+
+def detail(rt: Runtime, sid: str) -> dict[str, Any]:
+    with rt.sessions() as session:
+        found = queries.call_by_sid(session, sid)
+        assert found is not None
+        return views.call_detail(session, found, "Asia/Shanghai")
+
+
+def jobs(rt: Runtime) -> list[models.Job]:
+    with rt.sessions() as session:
+        return list(session.scalars(select(models.Job).order_by(models.Job.id)))
+
+
+ANSWERED = [("voice", "voice-inbound-cn"), ("status", "status-ringing"), ("status", "dial-leg-initiated"),
+            ("status", "dial-leg-ringing"), ("status", "status-in-progress"), ("status", "dial-leg-answered"),
+            ("status", "dial-leg-completed"), ("dial", "dial-action-completed"), ("status", "status-completed")]
+
+
+def test_answered_call_in_order_out_of_order_and_retried_ends_the_same(rt: Runtime, twilio: Twilio) -> None:
+    finals = []
+    for kind, name in ANSWERED:
+        post(twilio, kind, payload(name, "CA" + "0" * 32))
+    assert jobs(rt) == []  # in order, nobody was ever missed
+    for number, order in enumerate([ANSWERED, ANSWERED[::-1], ANSWERED[3:] + ANSWERED[:3]]):
+        sid = f"CA{number:031d}X"
+        for kind, name in order + order[::2]:  # every other request retried
+            post(twilio, kind, payload(name, sid))
+        row = detail(rt, sid)
+        assert len(row["callbacks"]) == len(ANSWERED)  # retries stored once
+        finals.append({k: row[k] for k in ("status", "call_status", "dial_status", "answered_by", "duration",
+                                           "missed", "callback_due", "from", "to", "caller_country")})
+        assert row["answered_at"] == "2026-11-16T10:00:07+08:00"
+    assert finals[0] == finals[1] == finals[2] == {
+        "status": "completed", "call_status": "completed", "dial_status": "completed", "answered_by": ENGINEER,
+        "duration": 110, "missed": None, "callback_due": None, "from": CALLER, "to": OUR_NUMBER,
+        "caller_country": "CN"}
+    # the caller's "completed" came before any answer: a miss was assumed, then the answer cancelled it
+    assert {job.status for job in jobs(rt)} == {"cancelled"}
+    with rt.sessions() as session:  # one caller, one open ticket: the later calls joined the first one
+        tickets = queries.tickets(session)
+        assert [(t.channel, t.severity, t.requester, t.status) for t in tickets] == [("phone", 2, CALLER, "open")]
+        assert [m.kind for m in queries.ticket_messages(session, tickets[0].id)] == ["call"] * 4
+
+
+def test_missed_call_takes_voicemail_and_schedules_callback_and_sms(rt: Runtime, twilio: Twilio) -> None:
+    sid = "CA" + "5" * 32
+    greeting = post(twilio, "voice", payload("voice-inbound-cn", sid))
+    assert "<Dial" in greeting and ENGINEER in greeting
+    assert "<Record" in post(twilio, "dial", payload("dial-action-no-answer", sid))
+    post(twilio, "status", payload("dial-leg-no-answer", sid))
+    post(twilio, "record", payload("record-action", sid))
+    recording = {**sample("recording-completed-footing"), "CallSid": sid}
+    transcription = {**sample("transcription-voicemail-inbound-hellechat"), "CallSid": sid,
+                     "TranscriptionText": "Hello, the core switch is down and the whole plant is offline. Urgent."}
+    for _ in range(2):  # Twilio retries: nothing doubles
+        post(twilio, "recording", recording)
+        post(twilio, "transcription", transcription)
+        post(twilio, "status", payload("status-completed", sid))
+    row = detail(rt, sid)
+    assert (row["status"], row["missed"], row["route"]) == ("no-answer", "no-answer", "voicemail")
+    assert row["callback_due"] == "2026-11-16T11:00:00+08:00"  # 8x5 caller: one business hour
+    assert row["recording_url"] == payload("record-action", sid)["RecordingUrl"]  # the first one we heard of
+    assert row["transcription"].endswith("Urgent.") and row["transcription_source"] == "twilio"
+    kinds = [(j.kind, j.channel, j.recipient) for j in jobs(rt)]
+    assert kinds == [("callback_reminder", "sms", ENGINEER), ("callback_notice", "sms", CALLER)]
+    reminder, notice = jobs(rt)
+    assert reminder.due_at == MONDAY_10 + timedelta(minutes=55)
+    assert notice.due_at == MONDAY_10 + timedelta(seconds=60)  # a late answer report may still cancel it
+    assert "SR-000001" in notice.body_text and "11:00" in notice.body_text and "工单号" in notice.body_text
+    assert CALLER in reminder.body_text and "无人接听" in reminder.body_text
+    with rt.sessions() as session:
+        ticket = queries.tickets(session)[0]
+        assert (ticket.severity, ticket.severity_reason.startswith("voicemail: level 1")) == (1, True)
+        messages = [(m.kind, m.text[:20]) for m in queries.ticket_messages(session, ticket.id)]
+        assert [kind for kind, _ in messages] == ["call", "voicemail", "voicemail"]
+        assert ticket.response_due == MONDAY_10 + timedelta(minutes=15)  # level 1 now
+
+
+def test_language_key_press_is_stored_and_answers_in_that_language(rt: Runtime, twilio: Twilio) -> None:
+    sid = "CA" + "6" * 32
+    post(twilio, "voice", payload("voice-inbound-cn", sid))
+    answer = post(twilio, "gather", payload("gather-english", sid))
+    assert 'language="en-US"' in answer and "zh-CN" not in answer
+    row = detail(rt, sid)
+    assert (row["language"], row["language_chosen"]) == ("en", True)
+    with rt.sessions() as session:
+        ticket = queries.tickets(session)[0]
+        assert (ticket.language, ticket.subject) == ("en", f"Hotline call from {CALLER}")
+
+
+def test_known_caller_joins_the_open_ticket_and_a_new_customer_gets_one(rt: Runtime, twilio: Twilio) -> None:
+    with db.transaction(rt.sessions) as session:
+        mill = customers.upsert(session, customers.parse_row(
+            {"name": "Mill Co", "emails": "ann@mill.example.com", "phones": "021-5555 0100", "tier": "24x7"},
+            "Asia/Shanghai"), MONDAY_10)
+        plant = customers.upsert(session, customers.parse_row(
+            {"name": "Plant", "phones": "138 0013 8111", "tier": "8x5"}, "Asia/Shanghai"), MONDAY_10)
+        open_ticket = models.Ticket(subject="核心交换机宕机", status="waiting", channel="email", language="zh-Hans",
+                                    severity=1, customer_id=mill.id, requester="ann@mill.example.com", tier="24x7",
+                                    timezone="Asia/Shanghai", received_at=MONDAY_10 - timedelta(hours=1), paused_s=0,
+                                    waiting_since=MONDAY_10 - timedelta(minutes=30), created_at=MONDAY_10,
+                                    updated_at=MONDAY_10)
+        session.add(open_ticket)
+        session.flush()
+        open_ticket.number, mill_id, plant_id = "SR-000777", mill.id, plant.id
+    post(twilio, "voice", payload("voice-inbound-cn", "CA" + "7" * 32, From="+862155550100", Caller="+862155550100"))
+    post(twilio, "voice", payload("voice-inbound-cn", "CA" + "8" * 32, From="+8613800138111", Caller="+8613800138111"))
+    first, second = detail(rt, "CA" + "7" * 32), detail(rt, "CA" + "8" * 32)
+    assert (first["customer"], first["ticket"], first["opened_ticket"]) == ("Mill Co", "SR-000777", False)
+    assert (second["customer"], second["opened_ticket"]) == ("Plant", True)
+    with rt.sessions() as session:
+        joined = queries.ticket_by_number(session, "SR-000777")
+        assert joined is not None and joined.status == "open" and joined.paused_s == 1800  # the customer is back
+        new = queries.ticket_by_number(session, second["ticket"])
+        assert new is not None and (new.customer_id, new.tier, new.channel) == (plant_id, "8x5", "phone")
+        assert mill_id != plant_id
+
+
+@pytest.mark.parametrize(("tier", "route", "callback_due"), [
+    ("8x5", "voicemail", "2026-11-17T10:00:00+08:00"),  # night: voicemail, one hour after tomorrow's opening
+    ("24x7", "dial", None),  # night: the night engineer is rung for 24x7 customers
+])
+def test_at_night_only_24x7_customers_are_put_through(rt: Runtime, twilio: Twilio, tier: str, route: str,
+                                                       callback_due: str | None) -> None:
+    rt.clock = lambda: MONDAY_22
+    with db.transaction(rt.sessions) as session:
+        customers.upsert(session, customers.parse_row({"name": "Night Co", "phones": CALLER, "tier": tier},
+                                                      "Asia/Shanghai"), MONDAY_22)
+    sid = "CA" + "9" * 32
+    answer = post(twilio, "voice", payload("voice-inbound-cn", sid))
+    assert ("<Dial" in answer, NIGHT_ENGINEER in answer, "<Record" in answer) == (
+        route == "dial", route == "dial", route == "voicemail")
+    row = detail(rt, sid)
+    assert (row["route"], row["callback_due"]) == (route, callback_due)
+    if route == "dial":  # the engineer does not answer: 24x7 callback within 15 minutes
+        post(twilio, "dial", payload("dial-action-no-answer", sid))
+        assert detail(rt, sid)["callback_due"] == "2026-11-16T22:15:00+08:00"
+
+
+def test_an_answer_cancels_what_an_earlier_miss_scheduled(rt: Runtime, twilio: Twilio) -> None:
+    post(twilio, "voice", payload("voice-inbound-cn", "CA" + "a" * 32))
+    post(twilio, "dial", payload("dial-action-no-answer", "CA" + "a" * 32))
+    post(twilio, "voice", payload("voice-inbound-cn", "CA" + "b" * 32))
+    post(twilio, "status", payload("dial-leg-answered", "CA" + "b" * 32))
+    assert {(j.kind, j.status) for j in jobs(rt)} == {("callback_reminder", "cancelled"),
+                                                      ("callback_notice", "cancelled")}
+    assert detail(rt, "CA" + "b" * 32)["status"] == "in-progress"
+
+
+def test_concurrent_callbacks_for_one_call_leave_one_consistent_row(rt: Runtime, twilio: Twilio) -> None:
+    sid = "CA" + "c" * 32
+    requests = [(kind, payload(name, sid)) for kind, name in ANSWERED] * 3
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda item: twilio.post(PATHS[item[0]], item[1]).status_code, requests))
+    assert set(answers) == {200}
+    row = detail(rt, sid)
+    assert (row["status"], row["answered_by"], len(row["callbacks"])) == ("completed", ENGINEER, len(ANSWERED))
+    with rt.sessions() as session:
+        assert session.scalar(select(func.count(models.Ticket.id))) == 1
+
+
+def test_forged_requests_change_nothing(rt: Runtime, twilio: Twilio) -> None:
+    params = payload("voice-inbound-cn", "CA" + "d" * 32)
+    forged = [
+        twilio.post("/hotline/voice", params, signature=""),
+        twilio.post("/hotline/voice", params, signature="AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        twilio.post("/hotline/voice", params, signed_for=f"{PUBLIC_URL}/hotline/status"),
+        twilio.post("/hotline/voice", params, signed_for="http://127.0.0.1:8080/hotline/voice"),
+    ]
+    assert [a.status_code for a in forged] == [403] * 4
+    with rt.sessions() as session:
+        assert session.scalar(select(func.count(models.CallEvent.id))) == 0
+        assert session.scalar(select(func.count(models.Call.id))) == 0
+
+
+def test_steps_and_missing_call_sid(twilio: Twilio) -> None:
+    assert twilio.post("/hotline/voice?step=nope", {"CallSid": "CA1"}).status_code == 404
+    assert twilio.post("/hotline/status", {"CallStatus": "completed"}).status_code == 400
+
+
+def test_permutations_of_the_caller_leg_over_http(rt: Runtime, twilio: Twilio) -> None:
+    names = ["status-ringing", "status-in-progress", "status-completed"]
+    for number, order in enumerate(itertools.permutations(names)):
+        sid = f"CA{number:031d}P"
+        for name in order:
+            post(twilio, "status", payload(name, sid))
+        row = detail(rt, sid)
+        assert (row["call_status"], row["duration"], row["ended_at"]) == (
+            "completed", 110, "2026-11-16T10:01:50+08:00")

@@ -1,0 +1,178 @@
+"""The planner against a real database (SQLite, and PostgreSQL when configured): each promise becomes one
+job, moves with its deadline, is cancelled when met, and goes out once."""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, datetime, timedelta
+from email import policy
+from pathlib import Path
+
+from sqlalchemy import select
+
+from pipeline.jobs import scheduler, worker
+from pipeline.records import RawInput
+from pipeline.runtime import Runtime
+from pipeline.store import db, models, queries, views
+from pipeline.tickets import customers, ingest, service
+from tests.mailmaker import make_mail
+from tests.sla.helpers import at
+
+
+def add_customer(rt: Runtime, name: str, tier: str, domain: str, manager: str | None = "boss@support.example") -> None:
+    row = customers.CustomerRow(name, (f"it@{domain}",), (domain,), (), tier, manager, "Asia/Shanghai")
+    with db.transaction(rt.sessions) as session:
+        customers.upsert(session, row, at("2026-01-01 00:00"))
+
+
+def mail(rt: Runtime, received: datetime, subject: str, body: str, sender: str) -> str:
+    rt.clock = lambda: received  # the mail is processed as it arrives: its ack is due then
+    result, = ingest.ingest(rt, [RawInput(make_mail(subject, body, sender), "test", received)])
+    assert result.ticket is not None
+    return result.ticket
+
+
+def jobs(rt: Runtime) -> dict[str, tuple[str, str, str | None]]:
+    """dedupe key -> (status, due_at in Shanghai, recipient) of the planner's jobs."""
+    with rt.sessions() as session:
+        rows = session.scalars(select(models.Job).where(models.Job.kind != "ack"))
+        return {job.dedupe_key or "": (job.status, job.due_at.astimezone(at("2026-01-01 00:00").tzinfo)
+                                       .strftime("%m-%d %H:%M"), job.recipient) for job in rows}
+
+
+def change(rt: Runtime, number: str, now: datetime, action) -> None:  # noqa: ANN001
+    with db.transaction(rt.sessions) as session:
+        ticket = queries.ticket_by_number(session, number)
+        assert ticket is not None
+        action(ticket)
+        ticket.updated_at = now
+        scheduler.plan_ticket(rt, session, ticket, now)
+
+
+def test_each_promise_is_planned_once_and_sent_once(runtime: Runtime) -> None:
+    add_customer(runtime, "华东电厂", "24x7", "plant.example.cn")
+    received = at("2026-02-17 03:00")  # a public holiday: the 24x7 clock runs anyway
+    mail(runtime, received, "核心交换机宕机", "全厂业务中断，请尽快处理。", "wang@plant.example.cn")
+    assert scheduler.plan(runtime, received) == 9  # 3 clocks x (warning, escalation); Q2's inspection (3)
+    assert scheduler.plan(runtime, received + timedelta(minutes=1)) == 0
+    planned = jobs(runtime)
+    assert planned["sla_escalation:1:response"] == ("pending", "02-17 03:15", "boss@support.example")
+    assert planned["sla_warning:1:response"] == ("pending", "02-17 03:11", "service@support.example")
+    sent = worker.run_due(runtime, at("2026-02-17 03:16"))
+    assert sorted(o.kind for o in sent) == ["ack", "sla_escalation", "sla_warning"]
+    assert worker.run_due(runtime, at("2026-02-17 03:16")) == []
+    assert scheduler.plan(runtime, at("2026-02-17 03:17")) == 0  # what was sent is never planned again
+
+
+def test_response_cancels_its_clock_and_severity_moves_it(runtime: Runtime) -> None:
+    add_customer(runtime, "Mill Co", "8x5", "mill.example.com")
+    number = mail(runtime, at("2026-03-02 10:00"), "Question on SNMP", "How do I configure SNMP?",
+                  "ann@mill.example.com")
+    scheduler.plan(runtime, at("2026-03-02 10:00"))
+    assert jobs(runtime)["sla_escalation:1:response"][:2] == ("pending", "03-03 17:30")  # level 4
+    change(runtime, number, at("2026-03-02 10:05"), lambda t: (
+        setattr(t, "severity", 2), service.apply_deadlines(runtime.ticket_context, t, None)))
+    assert jobs(runtime)["sla_escalation:1:response"][:2] == ("pending", "03-02 10:30")  # level 2: 30 min
+    change(runtime, number, at("2026-03-02 10:20"), lambda t: service.respond(t, at("2026-03-02 10:20")))
+    planned = jobs(runtime)
+    assert planned["sla_escalation:1:response"][0] == "cancelled"
+    assert planned["sla_warning:1:response"][0] == "cancelled"
+    assert planned["sla_escalation:1:resolve"][0] == "pending"
+
+
+def test_escalation_on_request_goes_to_the_regional_manager_at_once(runtime: Runtime) -> None:
+    add_customer(runtime, "华东电厂", "24x7", "plant.example.cn", manager="li.manager@support.example")
+    received = at("2026-03-02 10:00")
+    number = mail(runtime, received, "投诉：三天没人处理", "我要投诉，找你们经理。", "wang@plant.example.cn")
+    scheduler.plan(runtime, received)
+    assert jobs(runtime)["escalation:1"] == ("pending", "03-02 10:00", "li.manager@support.example")
+    outcome, = [o for o in worker.run_due(runtime, received) if o.kind == "escalation"]
+    assert outcome.status == "sent"
+    with runtime.sessions() as session:
+        ticket = queries.ticket_by_number(session, number)
+        assert ticket is not None
+        row = views.ticket_row(ticket, None, received)
+        job = session.scalar(select(models.Job).where(models.Job.dedupe_key == "escalation:1"))
+    assert row["escalated"] is True and row["escalated_at"] == "2026-03-02T10:00:00+08:00"
+    assert job is not None and "投诉" in (job.body_text or "") and number in (job.subject or "")
+
+
+def test_a_met_deadline_is_cancelled_not_sent_even_if_planning_lagged(runtime: Runtime) -> None:
+    received = at("2026-03-02 10:00")
+    number = mail(runtime, received, "Board down", "The board is down, service interrupted.",
+                  "ann@mill.example.com")
+    scheduler.plan(runtime, received)
+    with db.transaction(runtime.sessions) as session:  # another process recorded the response, unplanned
+        ticket = queries.ticket_by_number(session, number)
+        assert ticket is not None
+        ticket.first_response_at = at("2026-03-02 10:05")
+    outcomes = {o.kind: o.status for o in worker.run_due(runtime, at("2026-03-02 10:20"))}
+    assert outcomes["sla_warning"] == "cancelled"
+
+
+def test_resolution_plans_a_revisit_and_reopening_cancels_it(runtime: Runtime) -> None:
+    number = mail(runtime, at("2026-03-02 10:00"), "Board alarm", "Board 3 shows an alarm.", "ann@mill.example.com")
+    change(runtime, number, at("2026-03-03 16:00"), lambda t: service.resolve(t, at("2026-03-03 16:00")))
+    planned = jobs(runtime)
+    assert planned["revisit:1:2026-03-06"][:2] == ("pending", "03-06 09:00")
+    assert planned["revisit_reminder:1:2026-03-06"][:2] == ("pending", "03-05 09:00")
+    assert all(status == "cancelled" for key, (status, *_) in planned.items() if key.startswith("sla_"))
+    change(runtime, number, at("2026-03-04 09:00"), lambda t: service.reopen(t, at("2026-03-04 09:00")))
+    assert jobs(runtime)["revisit:1:2026-03-06"][0] == "cancelled"
+    with runtime.sessions() as session:
+        visit, = session.scalars(select(models.Visit))
+    assert (visit.kind, visit.status) == ("revisit", "cancelled")
+
+
+def test_old_tickets_plan_nothing_stale(runtime: Runtime) -> None:
+    mail(runtime, at("2025-06-02 10:00"), "Board alarm", "Board 3 shows an alarm.", "ann@mill.example.com")
+    assert scheduler.plan(runtime, at("2026-03-02 10:00")) == 0
+
+
+def test_missed_call_reminds_the_engineer_and_tells_the_caller(runtime: Runtime) -> None:
+    add_customer(runtime, "华东电厂", "24x7", "plant.example.cn")
+    now = at("2026-03-02 22:00")
+    with db.transaction(runtime.sessions) as session:
+        session.add(models.Call(call_sid="CA1", from_number="+8613800138000", customer_id=1, status="no-answer",
+                                started_at=now, ended_at=now + timedelta(seconds=30),
+                                callback_due=now + timedelta(minutes=15), created_at=now, updated_at=now))
+    scheduler.plan(runtime, now)
+    planned = jobs(runtime)
+    assert planned["callback_reminder:1"] == ("pending", "03-02 22:05", "service@support.example")
+    assert planned["callback_notice:1"] == ("pending", "03-02 22:00", "it@plant.example.cn")  # no SMS: mail
+    with runtime.sessions() as session:
+        notice = session.scalar(select(models.Job).where(models.Job.dedupe_key == "callback_notice:1"))
+    assert notice is not None and "22:15" in (notice.body_text or "")
+
+
+def test_inspection_invitation_carries_an_ics(runtime: Runtime, tmp_path: Path) -> None:
+    add_customer(runtime, "华东电厂", "24x7", "plant.example.cn")
+    scheduler.plan(runtime, at("2026-04-08 08:00"))
+    planned = jobs(runtime)
+    assert planned["visit_invitation:inspection:1:2026-04"] == ("pending", "04-08 09:00", "it@plant.example.cn")
+    sent = worker.run_due(runtime, at("2026-04-08 09:00"))
+    assert [o.kind for o in sent] == ["visit_invitation"]
+    written, = (tmp_path / "outbox").glob("*visit_invitation*.eml")
+    message = email.message_from_bytes(written.read_bytes(), policy=policy.default)
+    calendar, = message.iter_attachments()
+    assert calendar.get_content_type() == "text/calendar" and calendar.get_param("method") == "REQUEST"
+    text = calendar.get_payload(decode=True).decode()
+    assert "DTSTART:20260415T020000Z" in text and "ATTENDEE" in text and "\r\n" in text
+    assert "2026-04-15" in message.get_body(("plain",)).get_content()
+
+
+def test_plan_marks_skip_unchanged_tickets(runtime: Runtime) -> None:
+    number = mail(runtime, at("2026-03-02 10:00"), "Board alarm", "Board 3 shows an alarm.", "ann@mill.example.com")
+    scheduler.plan(runtime, at("2026-03-02 10:00"))
+    with db.transaction(runtime.sessions) as session:  # changed behind the planner's back, updated_at kept
+        ticket = queries.ticket_by_number(session, number)
+        assert ticket is not None
+        ticket.first_response_at = at("2026-03-02 10:05")
+    scheduler.plan(runtime, at("2026-03-02 10:06"))  # same local day: only changed tickets are replanned
+    assert jobs(runtime)["sla_escalation:1:response"][0] == "pending"
+    with db.transaction(runtime.sessions) as session:
+        ticket = queries.ticket_by_number(session, number)
+        assert ticket is not None
+        ticket.updated_at = datetime.now(UTC)
+    scheduler.plan(runtime, at("2026-03-02 10:07"))
+    assert jobs(runtime)["sla_escalation:1:response"][0] == "cancelled"
