@@ -39,10 +39,11 @@ PENDING_ON_ANSWER = (CALLBACK_REMINDER, CALLBACK_NOTICE, CALLBACK_CALL)
 
 def add_job(session: Session, **values: Any) -> bool:
     """Insert a pending job unless its dedupe key exists; True when it was added."""
+    jobs = models.Job.__table__
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(models.Job).values(status="pending", attempts=0, **values)
-    added = session.scalar(statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-                           .returning(models.Job.id))
+    statement = insert(jobs).values(status="pending", attempts=0, **values)
+    added = session.connection().execute(statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
+                                         .returning(jobs.c.id)).scalar()
     return added is not None
 
 
@@ -64,7 +65,8 @@ def schedule(session: Session, ctx: Context, call: models.Call, now: datetime) -
     """The callback deadline and the jobs a missed call owes (idempotent: only the first time)."""
     if call.callback_due is not None:
         return
-    ticket = call_tickets.ensure_ticket(session, ctx, call, now)
+    call_tickets.ensure_ticket(session, ctx, call, now)
+    ticket = session.get(models.Ticket, call.ticket_id) if call.ticket_id else None
     tier, customer = call_tickets.ticket_tier(session, call, ctx)
     policy = ctx.callback_policy
     if customer is not None and customer.policy_overrides:
@@ -104,12 +106,11 @@ def cancel_pending(session: Session, call: models.Call, now: datetime) -> None:
     """Somebody answered this caller: reminders and notices still waiting for earlier misses are moot."""
     if call.ticket_id is None:
         return
-    session.execute(
-        update(models.Job)
-        .where(models.Job.ticket_id == call.ticket_id, models.Job.kind.in_(PENDING_ON_ANSWER),
-               models.Job.status == "pending")
+    jobs = models.Job.__table__
+    session.connection().execute(
+        update(jobs)
+        .where(jobs.c.ticket_id == call.ticket_id, jobs.c.kind.in_(PENDING_ON_ANSWER), jobs.c.status == "pending")
         .values(status="cancelled", last_error=f"answered: call {call.call_sid} at {now.isoformat()}")
-        .execution_options(synchronize_session=False)
     )
 
 

@@ -40,10 +40,14 @@ class Recorded:
 
 
 def _insert_new(session: Session, model: type[models.Base], values: dict[str, Any], key: str) -> int | None:
-    """INSERT ... ON CONFLICT (key) DO NOTHING RETURNING id: the new id, or None when the key exists."""
+    """INSERT ... ON CONFLICT (key) DO NOTHING RETURNING id: the new id, or None when the key exists.
+
+    On the table, not the ORM entity: the hot path of every webhook, and the ORM's bulk insert machinery
+    costs more than the statement itself."""
+    table = model.__table__  # type: ignore[attr-defined]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=[key])
-    return session.scalar(statement.returning(model.id))  # type: ignore[attr-defined]
+    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=[key]).returning(table.c.id)
+    return session.connection().execute(statement).scalar()
 
 
 def store_event(session: Session, event: state.Event, now: datetime, error: str | None = None) -> bool:
@@ -55,24 +59,30 @@ def store_event(session: Session, event: state.Event, now: datetime, error: str 
 
 def lock_call(session: Session, call_sid: str, now: datetime) -> models.Call:
     """The call's row, created on first sight (by whichever request comes first), locked for update."""
-    values = dict(call_sid=call_sid, status="ringing", last_sequence=-1, dial_sequence=-1, language_chosen=False,
-                  opened_ticket=False, started_at=now, created_at=now, updated_at=now)
-    _insert_new(session, models.Call, values, "call_sid")
     query = select(models.Call).where(models.Call.call_sid == call_sid).execution_options(populate_existing=True)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     call = session.scalar(query)
+    if call is None:  # first sight; two requests may race here, the conflict clause lets both through
+        values = dict(call_sid=call_sid, status="ringing", last_sequence=-1, dial_sequence=-1,
+                      language_chosen=False, opened_ticket=False, started_at=now, created_at=now, updated_at=now)
+        _insert_new(session, models.Call, values, "call_sid")
+        call = session.scalar(query)
     assert call is not None  # inserted or found just now
     return call
 
 
-def record(session: Session, ctx: Context, event: state.Event, now: datetime) -> Recorded:
+ANSWERED_WITH_TWIML = frozenset({"voice", "gather", "dial", "record"})
+
+
+def record(session: Session, ctx: Context, event: state.Event, now: datetime) -> Recorded | None:
+    """Store and apply one request; for the requests answered with TwiML, what to answer (else None)."""
     fresh = store_event(session, event, now)
     call = lock_call(session, event.call_sid, now)
     if fresh:
         APPLY[event.kind](session, ctx, call, event, now)
         settle(session, ctx, call, now)
-    return plan(session, ctx, call, fresh, now)
+    return plan(session, ctx, call, fresh, now) if event.kind in ANSWERED_WITH_TWIML else None
 
 
 def plan(session: Session, ctx: Context, call: models.Call, fresh: bool, now: datetime) -> Recorded:

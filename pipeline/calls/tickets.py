@@ -46,13 +46,11 @@ def _serialise_caller(session: Session, e164: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"caller:{e164}"})
 
 
-def ensure_ticket(session: Session, ctx: Context, call: models.Call, now: datetime) -> models.Ticket | None:
-    """The call's ticket: already linked, an open one of the caller's, or a new one. None until the
-    caller's number is known (a status report may arrive before the voice request)."""
-    if call.ticket_id is not None:
-        return session.get(models.Ticket, call.ticket_id)
-    if call.from_number is None:
-        return None
+def ensure_ticket(session: Session, ctx: Context, call: models.Call, now: datetime) -> None:
+    """Link the call to a ticket: an open one of the caller's, or a new one. Not before the caller's
+    number is known (a status report may arrive before the voice request)."""
+    if call.ticket_id is not None or call.from_number is None:
+        return
     e164 = caller_number(call)
     if e164:
         _serialise_caller(session, e164)
@@ -70,7 +68,6 @@ def ensure_ticket(session: Session, ctx: Context, call: models.Call, now: dateti
     call.ticket_id = ticket.id
     call.language = call.language or ticket.language
     add_message(session, call, "call", _call_text(call, e164), now)
-    return ticket
 
 
 def _open(session: Session, ctx: Context, call: models.Call, customer: models.Customer | None,
@@ -112,7 +109,7 @@ def add_message(session: Session, call: models.Call, kind: str, body: str, now: 
     """A line on the call's ticket: the call itself, its voicemail link, a transcript."""
     if call.ticket_id is None:
         return
-    session.execute(insert(models.Message).values(
+    session.connection().execute(insert(models.Message.__table__).values(
         ticket_id=call.ticket_id, direction="in", kind=kind, from_addr=caller_number(call) or call.from_number,
         from_name=call.caller_name, to_addrs=call.to_number, text=body, customer_text=customer_text,
         language=call.language, created_at=now,

@@ -48,32 +48,32 @@ class Hotline:
         self.urls = twiml.Urls((rt.settings.public_url or "").rstrip("/"))
         self.lock: Any = threading.Lock() if rt.settings.is_sqlite else contextlib.nullcontext()
 
-    def record(self, event: state.Event) -> service.Recorded | None:
-        """Store and apply one request (in a worker thread). None: it was stored but could not be
-        applied (logged, kept with its error); StoreUnavailable: not even stored."""
+    def record(self, event: state.Event) -> service.Recorded | bool:
+        """Store and apply one request (in a worker thread): the TwiML plan, True for a callback, False when
+        it was stored but could not be applied (logged, kept with its error). StoreUnavailable: not stored."""
         now = self.rt.now()
         with self.lock:
             try:
                 with db.transaction(self.rt.sessions) as session:
-                    return service.record(session, self.ctx, event, now)
+                    return service.record(session, self.ctx, event, now) or True
             except StoreUnavailable:
                 raise
             except Exception as exc:  # the per-item guard: keep the request with its error, answer anyway
                 log.exception("hotline %s %s could not be applied", event.kind, event.call_sid)
                 with db.transaction(self.rt.sessions) as session:
                     service.store_event(session, event, now, error=f"{type(exc).__name__}: {exc}"[:2000])
-                return None
+                return False
 
-    async def _run(self, request: Request, kind: str) -> tuple[service.Recorded | None, Response | None]:
+    async def _run(self, request: Request, kind: str) -> tuple[service.Recorded | bool, Response | None]:
         params: dict[str, str] = request.scope.get("state", {}).get(PARAMS_KEY, {})
         event = state.event_from(kind, params)
         if not event.call_sid:
-            return None, PlainTextResponse("CallSid missing", status_code=400)
+            return False, PlainTextResponse("CallSid missing", status_code=400)
         try:
             return await run_in_threadpool(self.record, event), None
         except StoreUnavailable as exc:
             log.warning("hotline %s %s not stored, answered 503: %s", kind, event.call_sid, exc)
-            return None, PlainTextResponse("temporarily unavailable, retry", status_code=503)
+            return False, PlainTextResponse("temporarily unavailable, retry", status_code=503)
 
     async def voice(self, request: Request) -> Response:
         step = request.query_params.get("step", "")
@@ -83,7 +83,7 @@ class Hotline:
         plan, failed = await self._run(request, kind)
         if failed is not None:
             return failed
-        if plan is None:
+        if not isinstance(plan, service.Recorded):  # stored, but not applied: still take a message
             return Response(twiml.fallback(self.options, self.urls), media_type=XML)
         if kind == "voice":
             body = twiml.greeting(self.options, plan, self.urls)

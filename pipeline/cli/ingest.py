@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 
 from pipeline.channels import files
 from pipeline.cli import common, output
-from pipeline.records import RawInput
+from pipeline.records import IngestResult, RawInput
 from pipeline.tickets import bulk
 
 COLUMNS = ("source", "status", "ticket", "language", "severity", "reason")
@@ -23,18 +24,23 @@ def register(nouns: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def progress(results: Iterator[IngestResult]) -> Iterator[IngestResult]:
+    """A count on the terminal's last line while a large import runs."""
+    for done, result in enumerate(results, 1):
+        print("\r\x1b[K", end="", file=sys.stderr)
+        yield result
+        if done % 50 == 0:
+            print(f"  {done} messages ingested…", end="", file=sys.stderr, flush=True)
+    print("\r\x1b[K", end="", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     with common.runtime() as rt:
         received_at = common.parse_time(args.received_at, rt.settings.zone) or rt.now()
         items = (RawInput(raw=raw, source=source, received_at=received_at)
                  for source, raw in files.read_messages(args.paths))
-        progress = sys.stderr.isatty() and not args.json
-        for done, result in enumerate(bulk.ingest_all(rt, items, batch_size=max(1, args.batch_size)), 1):
-            if progress:
-                print("\r\x1b[K", end="", file=sys.stderr)
-            output.stream([result.as_dict()], COLUMNS, args.json)
-            if progress and done % 50 == 0:
-                print(f"  {done} messages ingested…", end="", file=sys.stderr, flush=True)
-        if progress:
-            print("\r\x1b[K", end="", file=sys.stderr)
+        results = bulk.ingest_all(rt, items, batch_size=max(1, args.batch_size))
+        show_progress = sys.stderr.isatty() and not args.json
+        output.stream((row.as_dict() for row in (progress(results) if show_progress else results)), COLUMNS,
+                      args.json)
     return 0

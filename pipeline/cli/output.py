@@ -78,9 +78,14 @@ def emit_one(row: dict[str, Any], as_json: bool) -> None:
 
 
 def stream(rows: Iterable[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:
-    """JSON Lines as each row is ready (ingest, triage); a table row per line otherwise."""
-    for row in rows:
-        if as_json:
-            print(dumps(row), flush=True)
-        else:
+    """Rows as each is ready (ingest, triage). With --json: one JSON array written one element per
+    line, so a reader sees progress and a JSON parser sees one array whatever the count."""
+    if not as_json:
+        for row in rows:
             print("  ".join(_cell(row.get(column), 40) for column in columns), flush=True)
+        return
+    separator = "["
+    for row in rows:
+        print(separator + dumps(row), flush=True)
+        separator = ","
+    print("[]" if separator == "[" else "]", flush=True)

@@ -37,37 +37,43 @@ class _PassState:
 
 
 def plan(rt: Runtime, now: datetime) -> int:
-    """Create the jobs that are owed at `now` (idempotent); return how many were added."""
+    """Create the jobs that are owed at `now` (idempotent); return how many were added.
+
+    One transaction in the usual tick (few changed tickets); a long backlog continues in batches.
+    """
     state: _PassState = vars(rt).setdefault("_scheduler_pass", _PassState())
     drafter = drafts.Drafter(rt, now)
     today = now.astimezone(drafter.hours.zone).date()
     full = state.day != today
-    added = _plan_tickets(rt, drafter, full) + _plan_calls(rt, drafter)
-    if full:
-        with db.transaction(rt.sessions) as session:
+    with db.transaction(rt.sessions) as session:
+        added = _plan_calls(session, drafter)
+        if full:
             added += _plan_periodic(session, drafter, today) + _plan_surveys(session, drafter, today)
-        state.day = today
+        batch, after = _plan_tickets(session, drafter, full, 0)
+        added += batch
+    while after is not None:
+        with db.transaction(rt.sessions) as session:
+            batch, after = _plan_tickets(session, drafter, full, after)
+            added += batch
+    state.day = today
     return added
 
 
 # tickets ----------------------------------------------------------------------------------------------
 
-def _plan_tickets(rt: Runtime, drafter: drafts.Drafter, full: bool) -> int:
+def _plan_tickets(session: Session, drafter: drafts.Drafter, full: bool, after: int) -> tuple[int, int | None]:
+    """Replan the next batch of tickets after id `after`: the number of jobs added, and where the next
+    batch starts (None when this was the last)."""
     T, mark = models.Ticket, models.PlanMark
     changed = or_(mark.ticket_id.is_(None), mark.ticket_updated_at != T.updated_at)
     if full:
         live = T.status.in_((owed.OPEN, owed.WAITING)) | (T.resolved_at >= drafter.now - RESOLVED_WINDOW)
         changed = or_(changed, live)
-    added, after = 0, 0
-    while True:
-        with db.transaction(rt.sessions) as session:
-            tickets = list(session.scalars(
-                select(T).outerjoin(mark, mark.ticket_id == T.id).where(changed, T.id > after)
-                .order_by(T.id).limit(BATCH)))
-            if not tickets:
-                return added
-            added += _plan_ticket_batch(session, drafter, tickets)
-        after = tickets[-1].id
+    tickets = list(session.scalars(select(T).outerjoin(mark, mark.ticket_id == T.id).where(changed, T.id > after)
+                                   .order_by(T.id).limit(BATCH)))
+    if not tickets:
+        return 0, None
+    return _plan_ticket_batch(session, drafter, tickets), tickets[-1].id if len(tickets) == BATCH else None
 
 
 def _plan_ticket_batch(session: Session, drafter: drafts.Drafter, tickets: Sequence[models.Ticket]) -> int:
@@ -115,31 +121,30 @@ def _mark(session: Session, tickets: Sequence[models.Ticket]) -> None:
 
 # missed calls -----------------------------------------------------------------------------------------
 
-def _plan_calls(rt: Runtime, drafter: drafts.Drafter) -> int:
-    with db.transaction(rt.sessions) as session:
-        calls = list(session.scalars(select(models.Call).where(
-            models.Call.callback_due.is_not(None),
-            models.Call.callback_due >= drafter.now - drafter.rules.catch_up).order_by(models.Call.id)))
-        if not calls:
-            return 0
-        tickets = {t.id: t for t in session.scalars(select(models.Ticket).where(
-            models.Ticket.id.in_({c.ticket_id for c in calls if c.ticket_id})))}
-        customers = _customers(session, {c.customer_id for c in calls if c.customer_id})
-        emails = _first_emails(session, customers)
-        keys = [key for c in calls for key in _call_keys(c.id)]
-        existing = list(session.scalars(select(models.Job).where(models.Job.dedupe_key.in_(keys))))
-        foreign = _foreign_callback_jobs(session, calls, set(keys))
-        added = 0
-        for call in calls:
-            ticket = tickets.get(call.ticket_id or -1)
-            customer = customers.get(call.customer_id or -1)
-            wanted = [o for o in drafter.call_owed(call, ticket) if (call.id, o.kind) not in foreign]
-            mine = [job for job in existing if job.dedupe_key in _call_keys(call.id)]
-            added += sync.sync_jobs(session, mine, [
-                drafter.draft(o, ticket=ticket, customer=customer, call=call, customer_email=emails.get(
-                    call.customer_id or -1), customer_language=call.language) for o in wanted],
-                drafter.now, drafter.rules.catch_up)
-        return added
+def _plan_calls(session: Session, drafter: drafts.Drafter) -> int:
+    calls = list(session.scalars(select(models.Call).where(
+        models.Call.callback_due.is_not(None),
+        models.Call.callback_due >= drafter.now - drafter.rules.catch_up).order_by(models.Call.id)))
+    if not calls:
+        return 0
+    tickets = {t.id: t for t in session.scalars(select(models.Ticket).where(
+        models.Ticket.id.in_({c.ticket_id for c in calls if c.ticket_id})))}
+    customers = _customers(session, {c.customer_id for c in calls if c.customer_id})
+    emails = _first_emails(session, customers)
+    keys = [key for c in calls for key in _call_keys(c.id)]
+    existing = list(session.scalars(select(models.Job).where(models.Job.dedupe_key.in_(keys))))
+    foreign = _foreign_callback_jobs(session, calls, set(keys))
+    added = 0
+    for call in calls:
+        ticket = tickets.get(call.ticket_id or -1)
+        customer = customers.get(call.customer_id or -1)
+        wanted = [o for o in drafter.call_owed(call, ticket) if (call.id, o.kind) not in foreign]
+        mine = [job for job in existing if job.dedupe_key in _call_keys(call.id)]
+        added += sync.sync_jobs(session, mine, [
+            drafter.draft(o, ticket=ticket, customer=customer, call=call, customer_email=emails.get(
+                call.customer_id or -1), customer_language=call.language) for o in wanted],
+            drafter.now, drafter.rules.catch_up)
+    return added
 
 
 def _call_keys(call_id: int) -> tuple[str, ...]:

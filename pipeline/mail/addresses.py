@@ -15,6 +15,7 @@ from pipeline.mail import decode
 _ANGLE_ID = re.compile(r"<\s*([^<>\s][^<>]*?)\s*>")
 _BARE_ID = re.compile(r"[^\s<>()\",;]+@[^\s<>()\",;]+")
 _WHITESPACE = re.compile(r"\s+")
+_SINGLE_ID = re.compile(r"\s*<([!-;=?-~]+)>\s*")  # the usual one printable <id>, nothing else
 # One plain mailbox: `a@b`, `Name <a@b>`, `"Name" <a@b>`. email.utils.getaddresses is pure Python and
 # the slowest step for simple mail, so the common shapes skip it; anything else goes through it.
 _ADDR = r"[^<>\s,;:\"()\[\]\\@]+@[^<>\s,;:\"()\[\]\\@]+"
@@ -71,6 +72,9 @@ def message_ids(value: str | None) -> tuple[str, ...]:
     """
     if not value:
         return ()
+    single = _SINGLE_ID.fullmatch(value)
+    if single:
+        return (single.group(1),)
     text = decode.recover_8bit(value)[0]
     found = [_WHITESPACE.sub("", match) for match in _ANGLE_ID.findall(text)]
     if not found:

@@ -68,6 +68,7 @@ class Plan:
     single_byte: bool = False  # one character per byte: it reads any bytes, so it proves nothing
 
 
+@lru_cache(maxsize=1024)
 def normalise_label(label: str | None) -> str:
     """``' "GB2312" '`` -> ``gb2312``; junk after the first token is dropped (``utf-8\\n cte: 7bit``)."""
     if not label:

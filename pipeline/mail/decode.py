@@ -26,6 +26,7 @@ _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 _CJK = re.compile("[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 _HIGH_RUN = re.compile(rb"[\x80-\xff]{2}")
+_SAMPLE = 4096  # characters enough to tell a script; whole bodies can be megabytes
 # What detection may answer: the charsets Chinese and English mail really uses. Unrestricted,
 # charset_normalizer calls a short Latin-1 word cp1006 (Urdu), GBK names cp949, (R) katakana.
 _DETECTABLE = ["utf_8", "gb18030", "big5hkscs", "cp950", "cp1252", "cp1251", "koi8_r", "utf_16"]
@@ -97,7 +98,7 @@ def _guess(
             pass
     replaced = _replace(data, "utf-8", "")
     count = replaced.text.count("\ufffd") - data.count(b"\xef\xbf\xbd")
-    if len(_NON_ASCII.findall(replaced.text)) - count >= 3 * count:
+    if _non_ascii(replaced.text) - count >= 3 * count:
         return DecodedText(replaced.text, "utf-8", (replaced.fallback or "").lstrip(": "))
     if big5:
         return None
@@ -145,8 +146,9 @@ def _utf8_text(data: bytes, *, chinese: bool) -> str | None:
         return None
     if not chinese:
         return text
-    cjk = len(_CJK.findall(text))
-    return text if cjk >= 2 and cjk * 2 > len(_NON_ASCII.findall(text)) else None
+    sample = text[:_SAMPLE]
+    cjk = len(_CJK.findall(sample))
+    return text if cjk >= 2 and cjk * 2 > _non_ascii(sample) else None
 
 
 def _looks_chinese(text: str) -> bool:
@@ -158,7 +160,7 @@ def _looks_chinese(text: str) -> bool:
     """
     if _PRIVATE_USE.search(text):
         return False
-    chars = _NON_ASCII.findall(text)[:2000]
+    chars = _NON_ASCII.findall(text[:_SAMPLE])
     common = 0
     for char in chars:
         try:
@@ -166,6 +168,10 @@ def _looks_chinese(text: str) -> bool:
         except UnicodeEncodeError:
             continue
     return common * 2 >= len(chars)
+
+
+def _non_ascii(text: str) -> int:
+    return len(text) - len(text.encode("ascii", "ignore"))
 
 
 def _replace(data: bytes, codec: str, why: str) -> DecodedText:

@@ -18,6 +18,7 @@ _PARAM = re.compile(r'\s*([^\s=;"]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)(?:"|$)|([^;]*))
 _SECTION = re.compile(r"^(.*?)\*(\d+)(\*?)$")
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"|?*\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]')
 _SPACES = re.compile(r"\s+")
+_ESCAPED = re.compile(r"\\(.)", re.S)
 _SEPARATOR = re.compile(r"[/\\]")
 _RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\.|$)", re.I)
 MAX_FILENAME = 150
@@ -45,7 +46,8 @@ def parse_params(value: str) -> tuple[str, dict[str, str]]:
             continue
         name = match.group(1).lower()
         if match.group(2) is not None:
-            raw = re.sub(r"\\(.)", r"\1", match.group(2), flags=re.S)
+            raw = match.group(2)
+            raw = _ESCAPED.sub(r"\1", raw) if "\\" in raw else raw
         else:
             raw = match.group(3).strip()
         params.setdefault(name, raw)

@@ -9,7 +9,6 @@ header section that does not end within ``max_header_bytes``. Anything else retu
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from email.message import Message
@@ -25,6 +24,7 @@ MAX_DEPTH = 25
 MAX_HEADER_BYTES = 128 * 1024
 # A header field, a folded continuation, or an mbox "From " separator line.
 _HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:|[ \t]|From ")
+_BLANK_LINES = re.compile(rb"(?:[ \t]*(?:\r\n|\n|\r))+")
 _WORD_CHARSET = re.compile(r"=\?([^?*\s]+)[^?\s]*\?[bBqQ]\?")
 
 
@@ -42,16 +42,17 @@ def parse_mail(
     _check_header_section(data, max_header_bytes)
     try:
         message = BytesParser(policy=compat32).parsebytes(data)
-        hint = functools.cache(lambda: _charset_hint(message, max_depth))
+        hint = _lazy_hint(message, max_depth)
         walk = parts.Walk(max_depth, "\r\n" if b"\r\n" in data[:4096] else "\n", hint)
         walk.visit(message)
     except RecursionError as exc:
         raise errors.UnprocessableMail("MIME nesting too deep to parse") from exc
 
-    headers, decoding = _headers(message, hint)
+    raw_headers = [(name.lower(), str(value)) for name, value in message.raw_items()]
+    headers, decoding = _decoded(raw_headers, hint)
     first: dict[str, str] = {}
-    for name, value in message.raw_items():
-        first.setdefault(name.lower(), value)
+    for name, value in raw_headers:
+        first.setdefault(name, value)
     raw_from = first.get("from", "")
     senders, _ = addresses.mailboxes(raw_from, None if raw_from.isascii() else hint())
     from_name, from_addr = senders[0] if senders else ("", "")
@@ -62,7 +63,7 @@ def parse_mail(
         defects.append("unreadable Date header")
     text = "\n\n".join(piece.strip("\n") for piece in walk.texts if piece.strip()).strip()
     if not text and walk.html:  # an empty text/plain alternative next to a real HTML one
-        text = html.html_to_text(walk.html)
+        text = html.html_to_text(walk.html[: parts.HTML_TEXT_LIMIT])
     if "\x00" in text:  # NUL is no text, and PostgreSQL refuses it
         text = text.replace("\x00", "")
     return records.ParsedMail(
@@ -73,15 +74,15 @@ def parse_mail(
         from_addr=from_addr,
         return_path=addresses.return_path(first.get("return-path")),
         reply_to=reply_to[0] if reply_to else None,
-        to=_all_addresses(message, "to"),
-        cc=_all_addresses(message, "cc"),
+        to=_all_addresses(raw_headers, "to"),
+        cc=_all_addresses(raw_headers, "cc"),
         subject=next((value.strip() for name, value in headers if name == "subject"), ""),
         date=date,
         text=text,
         html=walk.html,
         attachments=tuple(walk.attachments),
         headers=headers,
-        content_type=message.get_content_type(),
+        content_type=walk.part_types[0],
         part_types=tuple(walk.part_types),
         decoding=tuple(decoding + walk.decoding),
         defects=tuple(defects),
@@ -92,9 +93,9 @@ def parse_mail(
 
 def _skip_leading_blank_lines(raw: bytes) -> bytes:
     """Some exporters write blank lines before the headers; a strict parser then sees no headers."""
-    stripped = raw.lstrip(b"\r\n")
-    if len(stripped) != len(raw) and _HEADER_LINE.match(stripped) and stripped[:1] not in b" \t":
-        return stripped
+    blank = _BLANK_LINES.match(raw)
+    if blank and _HEADER_LINE.match(raw, blank.end()) and raw[blank.end() : blank.end() + 1] not in b" \t":
+        return raw[blank.end() :]
     return raw
 
 
@@ -115,6 +116,18 @@ def _check_header_section(data: bytes, limit: int) -> None:
     raise errors.UnprocessableMail(f"header section does not end within {limit} bytes")
 
 
+def _lazy_hint(message: Message, max_depth: int) -> Callable[[], str | None]:
+    """The message's charset hint, looked for only when some bytes need it (rarely)."""
+    found: list[str | None] = []
+
+    def hint() -> str | None:
+        if not found:
+            found.append(_charset_hint(message, max_depth))
+        return found[0]
+
+    return hint
+
+
 def _charset_hint(message: Message, max_depth: int) -> str | None:
     """The first specific charset the message declares: a text part's label, else an encoded-word's.
 
@@ -123,10 +136,10 @@ def _charset_hint(message: Message, max_depth: int) -> str | None:
     stack = [(message, 0)]
     while stack:
         part, depth = stack.pop()
-        payload = part.get_payload()
-        if isinstance(payload, list):
+        if part.is_multipart():  # never get_payload() on a leaf: it decodes 8-bit bodies (parts._raw_payload)
             if depth < max_depth:
-                stack.extend((child, depth + 1) for child in reversed(payload) if isinstance(child, Message))
+                children = part.get_payload()
+                stack.extend((child, depth + 1) for child in reversed(children) if isinstance(child, Message))
             continue
         for name, value in part.raw_items():
             if name.lower() == "content-type" and isinstance(value, str):
@@ -141,18 +154,18 @@ def _charset_hint(message: Message, max_depth: int) -> str | None:
     return None
 
 
-def _headers(message: Message, hint: Callable[[], str | None]) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+def _decoded(
+    raw_headers: list[tuple[str, str]], hint: Callable[[], str | None]
+) -> tuple[tuple[tuple[str, str], ...], list[str]]:
     headers = []
     notes: list[str] = []
-    for name, value in message.raw_items():
-        key = name.lower()
-        value = value if isinstance(value, str) else str(value)
+    for key, value in raw_headers:
         text, value_notes = decode.decode_header_value(value, None if value.isascii() else hint())
         headers.append((key, text.replace("\x00", "") if "\x00" in text else text))
         notes.extend(f"{key}: {note}" for note in value_notes)
     return tuple(headers), notes
 
 
-def _all_addresses(message: Message, name: str) -> tuple[str, ...]:
-    values = [value for key, value in message.raw_items() if key.lower() == name]
+def _all_addresses(raw_headers: list[tuple[str, str]], name: str) -> tuple[str, ...]:
+    values = [value for key, value in raw_headers if key == name]
     return tuple(dict.fromkeys(addresses.addr_specs(", ".join(values)))) if values else ()

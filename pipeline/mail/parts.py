@@ -34,6 +34,7 @@ _EXTENSIONS = {
 }  # fmt: skip
 _TNEF_TYPES = frozenset(["application/ms-tnef", "application/vnd.ms-tnef"])
 _HEADER_TYPES = frozenset(["text/rfc822-headers", "message/global-headers"])
+HTML_TEXT_LIMIT = 1_000_000
 
 
 def no_hint() -> str | None:
@@ -61,8 +62,11 @@ class Walk:
         index = len(self.part_types)
         ctype = part.get_content_type()
         self.part_types.append(ctype)
+        self.defects.extend(f"part {index}: {type(defect).__name__}" for defect in part.defects)
         try:
-            payload = part.get_payload()
+            # get_payload() only on containers: on a leaf it decodes an 8-bit body with the charset
+            # label (and raises TypeError for an RFC 2231 charset*=); leaves go through _raw_payload.
+            payload = part.get_payload() if part.is_multipart() else None
             if isinstance(payload, list) and ctype == "message/delivery-status":
                 content = b"".join(self._flatten(block) for block in payload if isinstance(block, Message))
                 self._attach(_Part(part, ctype, index), content, mode)
@@ -76,7 +80,6 @@ class Walk:
             raise
         except Exception as exc:  # the per-part guard: one broken part must not lose the message
             self.defects.append(f"part {index} ({ctype}): unreadable, {type(exc).__name__}: {exc}"[:200])
-        self.defects.extend(f"part {index}: {type(defect).__name__}" for defect in part.defects)
 
     def _multipart(self, part: Message, ctype: str, children: list[Message], depth: int, mode: str) -> None:
         chosen = -1
@@ -151,7 +154,9 @@ class Walk:
             if self.html is None:
                 self.html = text
             if mode == BODY:
-                self.texts.append(html.html_to_text(text))
+                if len(text) > HTML_TEXT_LIMIT:  # html.parser reads about 1 MB/s; the words come first
+                    self.defects.append(f"part {part.index}: text made from the first {HTML_TEXT_LIMIT} characters")
+                self.texts.append(html.html_to_text(text[:HTML_TEXT_LIMIT]))
         elif mode == BODY:  # text/plain, or a multipart that lost its boundary
             self.texts.append(text)
 
@@ -164,7 +169,8 @@ class Walk:
         self.attachments.extend(content.attachments)
 
     def _filename(self, part: _Part) -> str | None:
-        hint = self.hint() if not (part.header("content-disposition") + part.header("content-type")).isascii() else None
+        raw = part.header("content-disposition") + part.header("content-type")
+        hint = None if raw.isascii() else self.hint()
         name, notes = filenames.param_text(part.disposition_params, "filename", hint)
         if not name:
             name, notes = filenames.param_text(part.params, "name", hint)
@@ -189,8 +195,7 @@ class Walk:
     def _flatten(self, message: Message) -> bytes:
         """A parsed message back as bytes. compat32 keeps raw header values and leaf bodies, so a
         leaf is rebuilt exactly; multiparts go through BytesGenerator, which may refold headers."""
-        payload = message.get_payload()
-        if isinstance(payload, list):
+        if message.is_multipart():
             out = io.BytesIO()
             policy = compat32.clone(linesep=self.linesep)
             BytesGenerator(out, mangle_from_=False, policy=policy).flatten(message)
@@ -249,10 +254,9 @@ def _leaf_types(part: Message, depth_left: int) -> set[str]:
     stack = [(part, 0)]
     while stack:
         current, depth = stack.pop()
-        payload = current.get_payload()
-        if isinstance(payload, list):
+        if current.is_multipart():
             if depth < depth_left and current.get_content_maintype() == "multipart":
-                stack.extend((child, depth + 1) for child in payload if isinstance(child, Message))
+                stack.extend((child, depth + 1) for child in current.get_payload() if isinstance(child, Message))
         elif _Part(current, "", 0).disposition != "attachment":
             found.add(current.get_content_type())
     return found

@@ -37,7 +37,7 @@ def decode_body(data: bytes, encoding: str) -> tuple[bytes, str | None]:
 
 def _uudecode(data: bytes) -> bytes:
     out = bytearray()
-    started = False
+    started = b"begin " not in data  # some mailers send the lines without the begin/end frame
     for line in data.splitlines():
         if not started:
             started = line.startswith(b"begin ")

@@ -149,8 +149,10 @@ def bounce_subject(mail: ParsedMail, rules: AutomaticRules, own: Own) -> str | N
 
 
 def daemon_sender(mail: ParsedMail, rules: AutomaticRules, own: Own) -> str | None:
-    if mail.from_addr and rules.daemon_sender.search(patterns.Haystack.of(mail.from_addr)):
-        return f"bounce: sender {mail.from_addr}"
+    """The address (MAILER-DAEMON@, postmaster@) or the display name ("Mail Delivery Subsystem")."""
+    for shown in (mail.from_addr, mail.from_name):
+        if shown and rules.daemon_sender.search(patterns.Haystack.of(shown)):
+            return f"bounce: sender {shown}"
     return None
 
 
@@ -226,7 +228,9 @@ def machine_generated(mail: ParsedMail, rules: AutomaticRules, own: Own) -> str 
 
 # -- lists and requests ---------------------------------------------------------------------------
 
-_LIST_HEADERS = ("list-id", "list-unsubscribe", "list-post", "list-help", "list-subscribe", "list-owner")
+# Mailing-List is ezmlm's own header; the others are RFC 2369 / RFC 2919.
+_LIST_HEADERS = ("list-id", "list-unsubscribe", "list-post", "list-help", "list-subscribe", "list-owner",
+                 "mailing-list")
 
 
 def list_headers(mail: ParsedMail, rules: AutomaticRules, own: Own) -> str | None:

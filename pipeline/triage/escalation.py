@@ -9,10 +9,10 @@ human reading it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.triage import patterns
+from pipeline.triage import needles, patterns
 
 GRADE_CHARS = 5000  # as in severity: the complaint is stated early
 
@@ -20,6 +20,11 @@ GRADE_CHARS = 5000  # as in severity: the complaint is stated early
 @dataclass(frozen=True)
 class EscalationRules:
     rules: tuple[patterns.NamedPattern, ...]
+    index: needles.Index = field(init=False, repr=False, compare=False)  # every rule's needles
+
+    def __post_init__(self) -> None:
+        anchors = (anchor for rule in self.rules for anchor in rule.matcher.anchors)
+        object.__setattr__(self, "index", needles.Index.of(anchors))
 
     @classmethod
     def from_policy(cls, policy: Mapping[str, Any]) -> EscalationRules:
@@ -34,8 +39,9 @@ class EscalationRules:
 def escalation_reason(subject: str, text: str, rules: EscalationRules) -> str | None:
     """Why this needs a lead ("complaint rule matched '投诉'"), or None."""
     haystack = patterns.Haystack.of(f"{subject}\n{text[:GRADE_CHARS]}")
+    occurrences = rules.index.find(haystack.folded)
     for rule in rules.rules:
-        found = rule.matcher.search(haystack)
+        found = rule.matcher.search(haystack, occurrences)
         if found:
             return f"{rule.name} rule matched '{found.text}'"
     return None

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.errors import ConfigError
 from pipeline.records import Severity
-from pipeline.triage import patterns
+from pipeline.triage import needles, patterns
 
 GRADE_CHARS = 5000
 
@@ -54,6 +54,11 @@ class SeverityRules:
     default_level: Severity
     explicit: tuple[Rule, ...]
     keywords: tuple[Rule, ...]
+    index: needles.Index = field(init=False, repr=False, compare=False)  # every rule's needles
+
+    def __post_init__(self) -> None:
+        anchors = (anchor for rule in self.explicit + self.keywords for anchor in rule.matcher.anchors)
+        object.__setattr__(self, "index", needles.Index.of(anchors))
 
     @classmethod
     def from_policy(cls, policy: Mapping[str, Any]) -> SeverityRules:
@@ -83,9 +88,18 @@ def _rules(tables: object, *, explicit: bool) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
-def find_matches(haystack: patterns.Haystack, rules: Iterable[Rule]) -> list[Match]:
-    """Every rule's matches, overlaps resolved in favour of the longer phrase (then the more severe)."""
-    found = [Match(rule, hit.start, hit.end, hit.text) for rule in rules for hit in rule.matcher.finditer(haystack)]
+def find_matches(
+    haystack: patterns.Haystack, rules: Iterable[Rule], occurrences: needles.Occurrences | None = None
+) -> list[Match]:
+    """Every rule's matches, overlaps resolved in favour of the longer phrase (then the more severe).
+
+    `occurrences` (from SeverityRules.index) lets rules whose needles are absent be skipped.
+    """
+    found = [
+        Match(rule, hit.start, hit.end, hit.text)
+        for rule in rules
+        for hit in rule.matcher.finditer(haystack, occurrences)
+    ]
     found.sort(key=lambda match: (-match.length, match.rule.level, match.start))
     kept: list[Match] = []  # never overlapping, sorted by start (and so by end)
     starts: list[int] = []
@@ -112,8 +126,9 @@ def grade(subject: str, text: str, rules: SeverityRules) -> tuple[Severity, str]
     the cost stays bounded on a pasted 50-page log.
     """
     haystack = patterns.Haystack.of(f"{subject}\n{text[:GRADE_CHARS]}")
+    occurrences = rules.index.find(haystack.folded)
     for group in (rules.explicit, rules.keywords):
-        winner = decide(find_matches(haystack, group))
+        winner = decide(find_matches(haystack, group, occurrences))
         if winner is not None:
             level = winner.rule.level
             return level, f"level {int(level)}: {winner.rule.describe()} matched '{winner.text}'"

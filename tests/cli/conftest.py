@@ -29,14 +29,15 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     return run
 
 
-def as_lines(out: str) -> list[Any]:
-    """JSON Lines (ingest, triage)."""
-    return [json.loads(line) for line in out.strip().splitlines()]
-
-
 def as_json(out: str) -> Any:
     out = out.strip()
     try:
         return json.loads(out)
     except json.JSONDecodeError:
         return [json.loads(line) for line in out.splitlines()]
+
+
+def as_lines(out: str) -> list[Any]:
+    """Rows of a streamed listing (ingest, triage): one JSON array, one element per line."""
+    value = as_json(out)
+    return value if isinstance(value, list) else [value]

@@ -7,12 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Run, as_json, as_lines
+from tests.cli.conftest import Run, as_json
 from tests.mailmaker import make_mail
 
 CUSTOMERS = ("name,emails,domains,phones,tier,manager_email,timezone\n"
              "Mill Co,ann@mill.example.com,mill.example.com,,8x5,boss@support.example,Asia/Shanghai\n"
              "华东电厂,wang@plant.example.cn,plant.example.cn,,24x7,li@support.example,Asia/Shanghai\n")
+
+
+def ticket_of(out: str) -> str:
+    """The ticket of the one message `intake ingest --json` reported (a JSON array or JSON Lines)."""
+    rows = as_json(out)
+    row, = rows if isinstance(rows, list) else [rows]
+    return row["ticket"]
 
 
 @pytest.mark.parametrize(
@@ -55,8 +62,7 @@ def ingest(cli: Run, tmp_path: Path, sender: str, subject: str, body: str, recei
     path.write_bytes(make_mail(subject, body, sender))
     code, out, _ = cli("ingest", str(path), "--received-at", received, "--json")
     assert code == 0
-    row, = as_lines(out)
-    return row["ticket"]
+    return ticket_of(out)
 
 
 @pytest.mark.parametrize(

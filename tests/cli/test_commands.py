@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli.conftest import Run, as_json, as_lines
+from tests.cli.conftest import Run, as_json
 from tests.conftest import FIXTURES
 from tests.mailmaker import make_mail
 
@@ -13,12 +13,12 @@ ZH, EN = str(FIXTURES / "ingest" / "zh-outage.eml"), str(FIXTURES / "ingest" / "
 
 def test_ingest_then_duplicate(cli: Run) -> None:
     code, out, _ = cli("ingest", ZH, EN, "--json")
-    rows = as_lines(out)
+    rows = as_json(out)
     assert code == 0
     assert [set(r) for r in rows] == [{"source", "status", "ticket", "language", "severity", "reason"}] * 2
     assert [(r["status"], r["language"]) for r in rows] == [("created", "zh-Hans"), ("created", "en")]
     _, out, _ = cli("ingest", ZH, EN, "--json")
-    assert [r["status"] for r in as_lines(out)] == ["duplicate", "duplicate"]
+    assert [r["status"] for r in as_json(out)] == ["duplicate", "duplicate"]
     _, out, _ = cli("outbox", "list", "--json")
     acks = as_json(out)
     assert sorted(a["ticket"] for a in acks) == sorted(r["ticket"] for r in rows)
@@ -29,7 +29,7 @@ def test_ingest_then_duplicate(cli: Run) -> None:
 
 def test_tickets_show_and_changes(cli: Run) -> None:
     _, out, _ = cli("ingest", ZH, "--json", "--received-at", "2026-02-13T17:30:00+08:00")
-    number = as_lines(out)[0]["ticket"]
+    number = as_json(out)[0]["ticket"]
     code, out, _ = cli("tickets", "show", number, "--json")
     shown = as_json(out)
     assert code == 0
@@ -69,7 +69,7 @@ def test_customers_import_reports_bad_rows_by_line(cli: Run, tmp_path: Path) -> 
     customers = {c["name"]: c for c in as_json(out)}
     assert customers["华东电厂"]["phones"] == ["+8613800138000", "+862155550100"]
     _, out, _ = cli("ingest", ZH, "--json")
-    number = as_lines(out)[0]["ticket"]
+    number = as_json(out)[0]["ticket"]
     _, out, _ = cli("tickets", "show", number, "--json")
     assert as_json(out)["customer"] == "华东电厂" and as_json(out)["tier"] == "24x7"
 
@@ -84,7 +84,7 @@ def test_quarantine_list_and_retry(cli: Run, tmp_path: Path) -> None:
         _, out, _ = cli("ingest", str(huge), "--json")
     finally:
         del os.environ["INTAKE_MAX_MESSAGE_BYTES"]
-    row, = as_lines(out)
+    row, = as_json(out)
     assert row["status"] == "quarantined" and row["reason"]
     _, out, _ = cli("quarantine", "list", "--json")
     item, = as_json(out)
@@ -104,6 +104,6 @@ def test_outbox_send_writes_eml(cli: Run, tmp_path: Path) -> None:
 
 def test_triage_writes_nothing(cli: Run, tmp_path: Path) -> None:
     code, out, _ = cli("triage", ZH, "--json")
-    row, = as_lines(out)
+    row, = as_json(out)
     assert code == 0 and row["language"] == "zh-Hans" and row["severity"] == 1 and row["automatic"] is None
     assert not (tmp_path / "var" / "intake.db").exists()

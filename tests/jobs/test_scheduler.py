@@ -40,7 +40,7 @@ def jobs(rt: Runtime) -> dict[str, tuple[str, str, str | None]]:
                                        .strftime("%m-%d %H:%M"), job.recipient) for job in rows}
 
 
-def change(rt: Runtime, number: str, now: datetime, action) -> None:  # noqa: ANN001
+def change(rt: Runtime, number: str, now: datetime, action) -> None:
     with db.transaction(rt.sessions) as session:
         ticket = queries.ticket_by_number(session, number)
         assert ticket is not None

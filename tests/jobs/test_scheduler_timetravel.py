@@ -25,7 +25,7 @@ from pipeline.runtime import Runtime
 from pipeline.settings import load_settings
 from pipeline.sla import workdays
 from pipeline.store import db, models
-from tests.cli.conftest import Run, as_json, as_lines
+from tests.cli.conftest import Run, as_json
 from tests.mailmaker import make_mail
 from tests.serving import free_port
 from tests.sla.helpers import SHANGHAI
@@ -43,6 +43,13 @@ engineer_email = "oncall@support.example"
 [policy.contracts]
 "Mill Co" = ["training"]
 """
+
+
+def ticket_of(out: str) -> str:
+    """The ticket of the one message `intake ingest --json` reported (a JSON array or JSON Lines)."""
+    rows = as_json(out)
+    row, = rows if isinstance(rows, list) else [rows]
+    return row["ticket"]
 
 
 class Sink:
@@ -80,8 +87,8 @@ class Story:
         def act(at: datetime) -> None:
             path = self.folder / f"{name}.eml"
             path.write_bytes(make_mail(subject, body, sender))
-            row, = as_lines(self.cli("ingest", str(path), "--received-at", at.isoformat(), "--json")[1])
-            self.numbers[name] = row["ticket"]
+            self.numbers[name] = ticket_of(self.cli("ingest", str(path), "--received-at", at.isoformat(),
+                                                    "--json")[1])
         return act
 
     def ticket(self, verb: str, name: str) -> Callable[[datetime], None]:
@@ -166,24 +173,39 @@ def test_two_weeks_send_everything_once_on_its_day(cli: Run, sink: Sink, tmp_pat
     got = sorted((job.kind, numbers.get(job.ticket_id and _number(rt, job.ticket_id), "-"), job.recipient,
                   f"{job.due_at.astimezone(SHANGHAI):%m-%d %H:%M}") for job in sent)
     assert got == sorted([
+        # A (8x5, level 4), never answered: Monday 10:00 -> response by Tuesday's close, restore in 5 business days
         ("sla_warning", "A", "oncall@support.example", "03-24 13:30"),
         ("sla_escalation", "A", "boss@support.example", "03-24 17:30"),
         ("sla_warning", "A", "oncall@support.example", "03-26 16:22"),
         ("sla_escalation", "A", "boss@support.example", "03-30 10:00"),
-        ("visit_invitation", "B", "wang@plant.example.cn", "03-24 03:50"),  # level 1: revisit on site
+        # B (24x7, level 1) answered in 10 min, restored in 1 h 50: only its on-site revisit is left
+        ("visit_invitation", "B", "wang@plant.example.cn", "03-24 03:50"),
         ("revisit_reminder", "B", "oncall@support.example", "03-26 09:00"),
         ("revisit", "B", "oncall@support.example", "03-27 09:00"),
+        # C (8x5, level 3): the complaint reaches the manager at once; answered at 14:00, an hour late
         ("escalation", "C", "boss@support.example", "03-25 11:00"),
-        ("sla_warning", "C", "oncall@support.example", "03-30 17:22"),
-        ("sla_escalation", "C", "boss@support.example", "04-01 11:00"),
+        ("sla_warning", "C", "oncall@support.example", "03-25 12:30"),
+        ("sla_escalation", "C", "boss@support.example", "03-25 13:00"),
+        ("sla_warning", "C", "oncall@support.example", "03-26 13:45"),  # on site by Thursday's close
+        ("sla_escalation", "C", "boss@support.example", "03-26 17:30"),
+        ("sla_warning", "C", "oncall@support.example", "03-27 12:00"),  # restore in 24 business hours
+        ("sla_escalation", "C", "boss@support.example", "03-30 09:30"),
+        # E (8x5, level 3): on-site deadline missed, restored in time, then a phone revisit
+        ("sla_warning", "E", "oncall@support.example", "03-25 13:22"),
+        ("sla_escalation", "E", "boss@support.example", "03-25 17:30"),
+        ("sla_warning", "E", "oncall@support.example", "03-26 10:30"),
         ("revisit_reminder", "E", "oncall@support.example", "03-30 09:00"),
         ("revisit", "E", "oncall@support.example", "03-31 09:00"),
-        ("revisit_reminder", "F", "oncall@support.example", "04-03 09:00"),  # the revisit is on 7 April
+        # F: resolved on 1 April; the revisit is on 7 April, after Qingming, reminded the working day before
+        ("revisit_reminder", "F", "oncall@support.example", "04-03 09:00"),
+        # the missed night call at the plant
         ("callback_notice", "-", "wang@plant.example.cn", "03-26 20:00"),
         ("callback_reminder", "-", "oncall@support.example", "03-26 20:05"),
-        ("inspection_prepare", "-", "oncall@support.example", "03-31 09:00"),  # Q2 inspection: 15 April
-        ("survey", "-", "ann@mill.example.com", "04-01 09:00"),  # for E (F was resolved in April)
-        ("survey", "-", "wang@plant.example.cn", "04-01 09:00"),  # for B
+        # the plant's Q2 inspection is on 15 April: prepared ten working days before
+        ("inspection_prepare", "-", "oncall@support.example", "03-31 09:00"),
+        # March's survey, in the first working week of April: B's and E's requesters, not F's
+        ("survey", "-", "ann@mill.example.com", "04-01 09:00"),
+        ("survey", "-", "wang@plant.example.cn", "04-01 09:00"),
     ])
     surveys = [m for m in sink.messages if "SR-" not in m["Subject"] and m["To"] == "ann@mill.example.com"]
     assert len(surveys) == 1 and story.numbers["E"] in surveys[0].get_body(("plain",)).get_content()
@@ -195,7 +217,8 @@ def test_two_weeks_send_everything_once_on_its_day(cli: Run, sink: Sink, tmp_pat
     assert visits[("revisit", "F", "2026-04-07")] == "planned"
     assert visits[("inspection", None, "2026-04-15")] == "planned"
     assert visits[("training", None, "2026-07-21")] == "planned"  # Mill Co's contract: half-yearly training
-    assert sum(kind == "survey" and status == "done" for (kind, *_), status in visits.items()) == 2
+    surveyed = sorted((v["recipient"], v["status"]) for v in as_json(out) if v["kind"] == "survey")
+    assert surveyed == [("ann@mill.example.com", "done"), ("wang@plant.example.cn", "done")]
 
 
 def _number(rt: Runtime, ticket_id: int) -> str | None:

@@ -172,10 +172,10 @@ CASES: dict[str, dict[str, Any]] = {
         ],
         "decoding": ("part 1 (text/plain): no charset label: decoded as utf-8, replaced 1 undecodable byte sequences",),
         "defects": (
+            "part 0: CloseBoundaryNotFoundDefect",
             "part 1: bad base64 padding",
             "part 2: unknown transfer encoding 'x-weird', kept as is",
             "part 3: bad base64 padding",
-            "part 0: CloseBoundaryNotFoundDefect",
         ),
     },
     "mbox-no-content-type.eml": {
@@ -275,7 +275,8 @@ def test_deep_nesting_within_a_raised_limit() -> None:
             ("part 0: MissingHeaderBodySeparatorDefect",),
         ),
         (b"abc\n" * 60_000, "", "abc\n" * 59_999 + "abc", ("part 0: MissingHeaderBodySeparatorDefect",)),
-        (b"\r\n\r\nSubject: after blank lines\r\n\r\nbody", "after blank lines", "body", ()),
+        (b"\r\n  \t\r\nSubject: after blank lines\r\n\r\nbody", "after blank lines", "body", ()),
+        (b"\r\nJust a title\r\n\r\nand text", "", "Just a title\n\nand text", ()),
         (b"Subject: cr only\rFrom: a@b\r\rbody\r", "cr only", "body", ()),
         (
             b"Subject: no boundary\r\nContent-Type: multipart/mixed\r\n\r\nplain words",
@@ -291,6 +292,7 @@ def test_deep_nesting_within_a_raised_limit() -> None:
         "headerless",
         "headerless-big",
         "leading-blank",
+        "title-not-header",
         "cr-only",
         "no-boundary",
         "bad-date",
@@ -323,3 +325,18 @@ def test_empty_plain_alternative_falls_back_to_html() -> None:
     )
     mail = parse.parse_mail(raw)
     assert (mail.text, mail.html) == ("你好", "<p>你好</p>")
+
+
+def test_rfc2231_charset_on_an_8bit_part_next_to_an_8bit_header() -> None:
+    # compat32's get_payload() decodes such a leaf with the tuple charset*= gives and raises TypeError
+    raw = (
+        b"Subject: \xd6\xd0\xce\xc4\r\nContent-Type: multipart/alternative; boundary=A\r\n\r\n--A\r\n"
+        b"Content-Type: text/plain; charset*=gbk''\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        b"\xd6\xd0\xce\xc4\r\n--A--\r\n"
+    )
+    mail = parse.parse_mail(raw)
+    assert (mail.subject, mail.text) == ("中文", "中文")
+    assert mail.decoding == (
+        "subject: 8-bit header decoded as gb18030",
+        "part 1 (text/plain): no charset label: decoded as gb18030",
+    )

@@ -60,6 +60,7 @@ def mutated(draw: st.DrawFn) -> bytes:
 
 BOOLEANS = st.booleans()
 CHARSET = st.sampled_from(CHARSETS)
+CHARSET_PARAM = st.sampled_from(["charset", "charset", "charset*", "CHARSET"])
 WORD_CHARSET = st.sampled_from(CHARSETS[:-2])
 CONTENT_TYPE = st.sampled_from(CONTENT_TYPES)
 LEAF_TYPE = st.sampled_from(CONTENT_TYPES[:5])
@@ -80,7 +81,7 @@ def _encoded_word(draw: st.DrawFn) -> str:
 @st.composite
 def part(draw: st.DrawFn, depth: int = 0) -> bytes:
     ctype = draw(CONTENT_TYPE if depth < 2 else LEAF_TYPE)
-    lines = [f"Content-Type: {ctype}; charset={draw(CHARSET)}"]
+    lines = [f"Content-Type: {ctype}; {draw(CHARSET_PARAM)}={draw(CHARSET)}"]
     if draw(BOOLEANS):
         name = _encoded_word(draw) if draw(BOOLEANS) else "../../x.txt" if draw(BOOLEANS) else "winmail.dat"
         lines.append(f'Content-Disposition: {draw(DISPOSITION)}; filename="{name}"')
@@ -93,7 +94,7 @@ def part(draw: st.DrawFn, depth: int = 0) -> bytes:
         body = b"".join(b"--" + boundary.encode() + b"\r\n" + child + b"\r\n" for child in children)
         if draw(BOOLEANS):
             body += b"--" + boundary.encode() + b"--\r\n"
-        head = head.replace(b"; charset=", f'; boundary="{boundary}"; charset='.encode())
+        head = head.replace(b"; ", f'; boundary="{boundary}"; '.encode(), 1)
     elif ctype == "message/rfc822" and depth < 2:
         body = draw(MESSAGES[depth + 1])
     else:

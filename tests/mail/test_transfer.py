@@ -18,6 +18,7 @@ from pipeline.mail import transfer
         (b"5Lit!!5paH", "base64", "中文".encode(), None),
         (b"=D6=D0=CE=C4 soft=\r\nbreak", "quoted-printable", b"\xd6\xd0\xce\xc4 softbreak", None),
         (b"begin 644 a.txt\n#:&D*\n`\nend\n", "x-uuencode", b"hi\n", None),
+        (b",2&5L;&\\@6F%M;6%D\r\n`\r\n", "x-uuencode", b"Hello Zammad", None),
         (b"stuff", "x-weird", b"stuff", "unknown transfer encoding 'x-weird', kept as is"),
     ],
 )
