@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import smtplib
 import sys
 import tempfile
@@ -48,20 +49,21 @@ def main() -> None:
         config = folder / "intake.toml"
         config.write_text("[smtp]\nmax_connections_per_client = 0\nmax_messages_per_client_per_minute = 0\n",
                           encoding="utf-8")
-        with ServeProcess(folder, INTAKE_CONFIG=str(config)) as serve:
-            failures: list[str] = []
-            threads = [threading.Thread(target=client, args=(serve.smtp_port, i, args.messages, failures))
-                       for i in range(args.clients)]
-            began = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.perf_counter() - began
-    total = args.clients * args.messages
-    print(f"{total} messages from {args.clients} concurrent clients in {elapsed:.1f} s: "
-          f"{total / elapsed:.0f} messages/s accepted (250 after commit); {len(failures)} refused; "
-          f"cpus {os.cpu_count()}")
+        serve = ServeProcess(folder, INTAKE_CONFIG=str(config)).start()
+        failures: list[str] = []
+        threads = [threading.Thread(target=client, args=(serve.smtp_port, i, args.messages, failures))
+                   for i in range(args.clients)]
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - began
+        total = args.clients * args.messages
+        print(f"{total} messages from {args.clients} concurrent clients in {elapsed:.1f} s: "
+              f"{total / elapsed:.0f} messages/s accepted (250 after commit); {len(failures)} refused; "
+              f"cpus {os.cpu_count()}", flush=True)
+        serve.stop(signal.SIGKILL)  # a SIGTERM would first process the whole backlog; nothing to keep here
 
 
 if __name__ == "__main__":

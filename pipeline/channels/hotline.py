@@ -6,21 +6,16 @@
     POST /hotline/transcription    Twilio's transcription of it
 
 Every route sits behind TwilioSignatureMiddleware (403 / 413 before anything runs). A handler turns the
-request into a `state.Event`, runs `calls.service.record` in a worker thread (one short transaction,
-committed before we answer) and renders the answer. Twilio gives up after 15 s; we aim at milliseconds.
-On SQLite this process sends its hotline writes through one lock, so concurrent requests queue here
-instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms.
+request into a `state.Event`, hands it to the writer (hotline_writer: `calls.service.record` off the
+event loop, committed before we answer) and renders the answer. Twilio gives up after 15 s; we aim at
+milliseconds.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
@@ -28,9 +23,9 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from pipeline.calls import service, state
 from pipeline.calls.context import Context
 from pipeline.channels import hotline_twiml as twiml
+from pipeline.channels import hotline_writer
 from pipeline.errors import StoreUnavailable
 from pipeline.runtime import Runtime
-from pipeline.store import db
 from pipeline.stt import jobs as stt_jobs  # noqa: F401  registers the "transcribe" job handler
 from pipeline.web.twilio_signature import PARAMS_KEY, TwilioSignatureMiddleware
 
@@ -46,31 +41,15 @@ class Hotline:
         self.ctx = Context.from_runtime(rt)
         self.options = rt.settings.hotline
         self.urls = twiml.Urls((rt.settings.public_url or "").rstrip("/"))
-        self.lock: Any = threading.Lock() if rt.settings.is_sqlite else contextlib.nullcontext()
+        self.writer = hotline_writer.for_runtime(rt, self.ctx)
 
-    def record(self, event: state.Event) -> service.Recorded | bool:
-        """Store and apply one request (in a worker thread): the TwiML plan, True for a callback, False when
-        it was stored but could not be applied (logged, kept with its error). StoreUnavailable: not stored."""
-        now = self.rt.now()
-        with self.lock:
-            try:
-                with db.transaction(self.rt.sessions) as session:
-                    return service.record(session, self.ctx, event, now) or True
-            except StoreUnavailable:
-                raise
-            except Exception as exc:  # the per-item guard: keep the request with its error, answer anyway
-                log.exception("hotline %s %s could not be applied", event.kind, event.call_sid)
-                with db.transaction(self.rt.sessions) as session:
-                    service.store_event(session, event, now, error=f"{type(exc).__name__}: {exc}"[:2000])
-                return False
-
-    async def _run(self, request: Request, kind: str) -> tuple[service.Recorded | bool, Response | None]:
+    async def _run(self, request: Request, kind: str) -> tuple[hotline_writer.Result, Response | None]:
         params: dict[str, str] = request.scope.get("state", {}).get(PARAMS_KEY, {})
         event = state.event_from(kind, params)
         if not event.call_sid:
             return False, PlainTextResponse("CallSid missing", status_code=400)
         try:
-            return await run_in_threadpool(self.record, event), None
+            return await self.writer.submit(event), None
         except StoreUnavailable as exc:
             log.warning("hotline %s %s not stored, answered 503: %s", kind, event.call_sid, exc)
             return False, PlainTextResponse("temporarily unavailable, retry", status_code=503)

@@ -25,12 +25,18 @@ JOIN_TIMEOUT_S = 10.0
 async def run_pollers(rt: Runtime, stop: asyncio.Event) -> None:
     """Watch every configured mailbox until `stop` is set, then let each lease go."""
     halt = threading.Event()
+    boxes: dict[str, ImapMailbox] = {}
+    for box in rt.settings.imap:
+        if box.name in boxes:  # both would wait for the same lease: one of them would never run
+            log.error("imap: two [[imap]] tables are named %r; only the first is watched", box.name)
+            continue
+        boxes[box.name] = box
     threads = [threading.Thread(target=Poller(rt, box, halt).run, name=f"imap-{box.name}", daemon=True)
-               for box in rt.settings.imap]
+               for box in boxes.values()]
     for thread in threads:
         thread.start()
     if threads:
-        log.info("imap: watching %s", ", ".join(box.name for box in rt.settings.imap))
+        log.info("imap: watching %s", ", ".join(boxes))
     await stop.wait()
     halt.set()
     await asyncio.to_thread(_join, threads)

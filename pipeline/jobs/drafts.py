@@ -113,7 +113,7 @@ class Drafter:
 
         def write() -> dict[str, Any]:
             facts = letters.Facts(job.kind, language, payload["zone"], ticket, customer, job.clock, visit, call,
-                                  tuple(payload.get("tickets", ())), payload.get("month"))
+                                  tuple(payload.get("tickets", ())), payload.get("month"), payload.get("name"))
             rendered = letters.letter(self.rt.templates, facts, self.service, self.calendar, self.now)
             body = dict(payload)
             if job.kind == "visit_invitation" and visit is not None:
@@ -165,6 +165,6 @@ class Drafter:
         visit = session.scalar(select(models.Visit).where(models.Visit.dedupe_key == payload.get("visit", "")))
         facts = letters.Facts(job.kind, job.language or self.rules.staff_language,
                               payload.get("zone") or self.rt.settings.timezone, ticket, customer, payload.get("clock"),
-                              visit, None, tuple(payload.get("tickets", ())), payload.get("month"))
+                              visit, None, tuple(payload.get("tickets", ())), payload.get("month"), payload.get("name"))
         rendered = letters.letter(self.rt.templates, facts, self.service, self.calendar, self.now)
         return {"subject": rendered.subject, "body_text": rendered.text, "body_html": rendered.html}

@@ -62,6 +62,7 @@ class Facts:
     call: models.Call | None = None
     tickets: tuple[dict[str, Any], ...] = ()  # survey: the tickets resolved last month
     month: str | None = None
+    name: str | None = None  # the person a customer's letter greets, when no ticket names them
 
 
 def context(facts: Facts, service: deadlines.ServicePolicy, calendar: workdays.WorkCalendar,
@@ -76,6 +77,7 @@ def context(facts: Facts, service: deadlines.ServicePolicy, calendar: workdays.W
         "number": ticket.number if ticket is not None else "",
         "subject": ticket.subject if ticket is not None else "",
         "customer": _customer_name(facts),
+        "person": facts.name or (ticket.requester_name if ticket is not None else None) or "",
         "contact": ticket.requester if ticket is not None else "",
         "severity_name": deadlines.level_name(service, ticket.severity, language) if ticket is not None else "",
         "clock": facts.clock or "",

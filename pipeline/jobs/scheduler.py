@@ -218,7 +218,7 @@ def _plan_surveys(session: Session, drafter: drafts.Drafter, today: date) -> int
     return sync.sync_jobs(session, existing, [
         drafter.draft(job, customer=customers.get(latest[p].customer_id or -1), customer_email=p,
                       customer_language=latest[p].language,
-                      extra={"month": f"{first:%Y-%m}", "tickets": [
+                      extra={"month": f"{first:%Y-%m}", "name": latest[p].requester_name, "tickets": [
                           {"number": t.number, "subject": t.subject} for t in by_person[p]]})
         for p, (_, job) in planned.items()], drafter.now, drafter.rules.catch_up)
 

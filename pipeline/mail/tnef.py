@@ -67,23 +67,32 @@ def unpack(data: bytes) -> TnefContent:
     for index, item in enumerate(parsed.attachments):
         if not item.data:
             continue
-        props = {attr.name: attr.data for attr in item.mapi_attrs}
-        name = props.get(mapi_names.MAPI_ATTACH_LONG_FILENAME) or getattr(item, "_name", b"")
-        name = _text(name, codepage, notes)
-        mime = props.get(mapi_names.MAPI_ATTACH_MIME_TAG)
-        content_id = props.get(mapi_names.MAPI_ATTACH_CONTENT_ID)
+        # The 8.3 title (_name) is in the OEM codepage; tnefparse's own .name decodes it as UTF-8.
+        name = _property(item, mapi_names.MAPI_ATTACH_LONG_FILENAME) or getattr(item, "_name", b"")
+        mime = _text(_property(item, mapi_names.MAPI_ATTACH_MIME_TAG), codepage, notes).strip().lower()
+        content_id = _text(_property(item, mapi_names.MAPI_ATTACH_CONTENT_ID), codepage, notes).strip("<> ")
         attachments.append(
             records.Attachment(
-                filename=filenames.safe_filename(name, f"winmail-{index + 1}.bin"),
-                content_type=mime.strip().lower()
-                if isinstance(mime, str) and "/" in mime
-                else "application/octet-stream",
+                filename=filenames.safe_filename(_text(name, codepage, notes), f"winmail-{index + 1}.bin"),
+                content_type=mime if "/" in mime else "application/octet-stream",
                 content=item.data,
-                content_id=content_id.strip("<> ") or None if isinstance(content_id, str) else None,
+                content_id=content_id or None,
             )
         )
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip("\x00").strip()
     return TnefContent(text, body_html, tuple(attachments), tuple(notes))
+
+
+def _property(item: object, code: int) -> object:
+    """One MAPI property of an attachment; None when absent or when its value cannot be read (a
+    time or number property with short data makes tnefparse raise)."""
+    for attr in getattr(item, "mapi_attrs", ()):
+        if attr.name == code:
+            try:
+                return attr.data
+            except _LIBRARY_FAILURES:
+                return None
+    return None
 
 
 def _text(value: object, codepage: str, notes: list[str]) -> str:

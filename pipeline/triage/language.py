@@ -28,6 +28,8 @@ import zhconv
 from langdetect import DetectorFactory, detect_langs
 from langdetect.lang_detect_exception import LangDetectException
 
+from pipeline.triage import forms
+
 DetectorFactory.seed = 0  # langdetect is random without a seed; set before its first use
 
 DEFAULT = "en"
@@ -41,23 +43,29 @@ LANGDETECT_MIN_LETTERS = 12  # fewer letters ("alarm", "Danke!") and langdetect 
 LANGDETECT_MIN_PROB = 0.9  # below this a short text's guess is not trusted
 SHORT_TEXT_LETTERS = 40
 
-_HAN = re.compile(
+HAN_CLASS = (
     "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df\U0002a700-\U0002ebef"
     "\U0002f800-\U0002fa1f\U00030000-\U0003134f]"
 )
+# Script patterns match runs: characters are counted as the lengths of the runs, which costs a
+# tenth of one match per character.
+_HAN = re.compile(f"{HAN_CLASS}+")
 # Hiragana, katakana (less U+30FB "・", which decoded gb2312 text is full of), phonetic extensions,
 # half-width katakana.
-_KANA = re.compile("[\u3041-\u309f\u30a0-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
-_HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
-_LATIN = re.compile("[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]")
+_KANA = re.compile("[\u3041-\u309f\u30a0-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9f]+")
+_HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]+")
+_LATIN = re.compile("[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]+")
 _NON_ASCII_LATIN = re.compile("[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]")
 _OWN_SCRIPTS = (  # scripts used by one language
-    (re.compile("[\u0370-\u03ff]"), "el"),
-    (re.compile("[\u0e00-\u0e7f]"), "th"),
-    (re.compile("[\u0590-\u05ff]"), "he"),
-    (re.compile("[\u10a0-\u10ff]"), "ka"),
-    (re.compile("[\u0530-\u058f]"), "hy"),
+    (re.compile("[\u0370-\u03ff]+"), "el"),
+    (re.compile("[\u0e00-\u0e7f]+"), "th"),
+    (re.compile("[\u0590-\u05ff]+"), "he"),
+    (re.compile("[\u10a0-\u10ff]+"), "ka"),
+    (re.compile("[\u0530-\u058f]+"), "hy"),
 )
+# Every letter (str.isalpha) is a word character that is not a digit or "_"; a few such characters
+# ("²", "Ⅻ") are not letters.
+_LETTERISH = re.compile(r"[^\W\d_]+")
 _ICELANDIC = re.compile("[þÞðÐ]")
 # langdetect reads Icelandic without þ/ð as Norwegian or Danish: acute vowels, which those languages
 # hardly use, and no ø/å/ä, which Icelandic never uses, tell it apart.
@@ -90,11 +98,11 @@ def detect_language(text: str, fallback: str = "") -> str:
 def _detect(text: str) -> str | None:
     """The language, or None when the text has no letters or langdetect is unsure."""
     sample = text[:SCAN_CHARS]
-    han = len(_HAN.findall(sample))
-    kana = len(_KANA.findall(sample))
-    hangul = len(_HANGUL.findall(sample))
-    latin = len(_LATIN.findall(sample))
-    other = sum(1 for char in sample if char.isalpha()) - han - kana - hangul - latin
+    han = _count(_HAN, sample)
+    kana = _count(_KANA, sample)
+    hangul = _count(_HANGUL, sample)
+    latin = _count(_LATIN, sample)
+    other = _count_letters(sample) - han - kana - hangul - latin
     letters = han + kana + hangul + latin + max(other, 0)
     if letters == 0:
         return None
@@ -107,7 +115,7 @@ def _detect(text: str) -> str | None:
         if han:
             return chinese_variant(sample)
     for script, code in _OWN_SCRIPTS:
-        if len(script.findall(sample)) > letters / 2:
+        if _count(script, sample) > letters / 2:
             return code
     if latin > letters / 2:
         if _ICELANDIC.search(sample):
@@ -117,6 +125,16 @@ def _detect(text: str) -> str | None:
     return _langdetect(sample)
 
 
+def _count(runs: re.Pattern[str], text: str) -> int:
+    """How many characters of `text` are in the runs the pattern finds."""
+    return sum(map(len, runs.findall(text)))
+
+
+def _count_letters(text: str) -> int:
+    letterish = "".join(_LETTERISH.findall(text))
+    return len(letterish) if letterish.isalpha() else sum(map(str.isalpha, letterish))
+
+
 def chinese_variant(text: str) -> str:
     """ "zh-Hant" when Traditional character forms outnumber Simplified ones, else "zh-Hans"."""
     simplified, traditional = form_counts(text)
@@ -124,8 +142,15 @@ def chinese_variant(text: str) -> str:
 
 
 def form_counts(text: str) -> tuple[int, int]:
-    """(Simplified, Traditional) evidence: characters the zhconv round trips change."""
+    """(Simplified, Traditional) evidence: characters the zhconv round trips change.
+
+    forms.counts gives the same answer from zhconv's tables in a fraction of the time; what follows
+    is the definition, run only for the rare text it leaves to zhconv.
+    """
     han = "".join(_HAN.findall(text))
+    counted = forms.counts(han, forms.tables(HAN_CLASS))
+    if counted is not None:
+        return counted
     to_hans = zhconv.convert(han, "zh-hans")
     to_tw = zhconv.convert(han, "zh-tw")
     to_hk = zhconv.convert(han, "zh-hk")
@@ -146,10 +171,10 @@ def is_plain_english(text: str) -> bool:
     """ASCII letters only, and English function words are frequent."""
     if _NON_ASCII_LATIN.search(text):
         return False
-    words = [word.lower() for word in _WORD.findall(text)]
+    words = _WORD.findall(text)
     if not words:
         return False
-    hits = sum(1 for word in words if word in _ENGLISH_WORDS)
+    hits = sum(map(_ENGLISH_WORDS.__contains__, map(str.lower, words)))
     return hits >= ENGLISH_MIN_SHARE * len(words)
 
 

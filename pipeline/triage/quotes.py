@@ -194,6 +194,26 @@ def cut_sign_off(lines: list[str]) -> list[str]:
 STEPS = (cut_reply_headers, drop_quoted_lines, cut_footer, cut_signature, cut_sign_off)
 
 
+def _hint(*patterns: re.Pattern[str] | str) -> re.Pattern[str]:
+    """The patterns a step tries on each line, as one search over the whole text."""
+    sources = (pattern if isinstance(pattern, str) else pattern.pattern for pattern in patterns)
+    return re.compile("|".join(f"(?:{source})" for source in sources), re.IGNORECASE | re.MULTILINE)
+
+
+# A step changes nothing unless one of its patterns matches a line, so each step comes with those
+# patterns searched over the whole text at once, which is cheaper than trying them line by line: where
+# the search finds nothing the step is skipped. The search finds every line the step would match
+# (with more latitude: "\s" also crosses line breaks, case never matters), so skipping never changes
+# the result. The Gmail attribution wrapped over two lines ends its second line with "wrote:".
+_HINTS = (
+    _hint(_WROTE, _WROTE_ZH, r"\swrote\s*:\s*$", _SEPARATOR_HEADER, _HEADER_FROM),
+    _hint(r"^\s*[>＞]"),
+    _hint(_FOOTER_HEADING, _FOOTER_OPENING),
+    _hint(_SIG_DELIMITER, _DEVICE_LINE),
+    _hint(_SIGN_OFF),
+)
+
+
 def _trim(lines: list[str]) -> list[str]:
     """Without blank or rule-only lines at either end (Outlook puts "_____" above a quoted header)."""
     start, end = 0, len(lines)
@@ -206,7 +226,8 @@ def _trim(lines: list[str]) -> list[str]:
 
 def customer_words(text: str) -> str:
     """The customer's own words in a mail body; "" when the body is nothing but quotes and signature."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ").split("\n")
-    for step in STEPS:
-        lines = _trim(step(lines))
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    lines = text.split("\n")
+    for step, hint in zip(STEPS, _HINTS, strict=True):
+        lines = _trim(step(lines) if hint.search(text) else lines)
     return "\n".join(line.rstrip() for line in lines)

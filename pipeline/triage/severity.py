@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.errors import ConfigError
 from pipeline.records import Severity
@@ -37,8 +37,7 @@ class Rule:
         return f"explicit {self.name} rule" if self.explicit else f"{self.name} rule"
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):  # a tuple: built for every match of every rule, so it must be cheap
     rule: Rule
     start: int
     end: int
@@ -95,21 +94,18 @@ def find_matches(
 
     `occurrences` (from SeverityRules.index) lets rules whose needles are absent be skipped.
     """
-    found = [
-        Match(rule, hit.start, hit.end, hit.text)
-        for rule in rules
-        for hit in rule.matcher.finditer(haystack, occurrences)
-    ]
-    found.sort(key=lambda match: (-match.length, match.rule.level, match.start))
-    kept: list[Match] = []  # never overlapping, sorted by start (and so by end)
+    found = [(start, end, rule) for rule in rules for start, end in rule.matcher.spans(haystack.folded, occurrences)]
+    found.sort(key=lambda hit: (hit[0] - hit[1], hit[2].level, hit[0]))  # longest, most severe, first
+    kept: list[tuple[int, int, Rule]] = []  # never overlapping, sorted by start (and so by end)
     starts: list[int] = []
-    for match in found:
-        i = bisect.bisect_left(starts, match.start)
-        if (i > 0 and kept[i - 1].end > match.start) or (i < len(kept) and kept[i].start < match.end):
+    for hit in found:
+        start, end, _ = hit
+        i = bisect.bisect_left(starts, start)
+        if (i > 0 and kept[i - 1][1] > start) or (i < len(kept) and kept[i][0] < end):
             continue
-        kept.insert(i, match)
-        starts.insert(i, match.start)
-    return kept
+        kept.insert(i, hit)
+        starts.insert(i, start)
+    return [Match(rule, start, end, haystack.shown[start:end]) for start, end, rule in kept]
 
 
 def decide(matches: list[Match]) -> Match | None:
