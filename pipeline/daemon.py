@@ -28,23 +28,58 @@ log = logging.getLogger(__name__)
 SWEEP_AFTER = timedelta(seconds=30)
 
 
-class Processor:
-    """Processes stored raw inputs one at a time in a thread of its own."""
+class Wake:
+    """Wakes a periodic task early, from any thread: acks recorded now should not wait for the tick."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.loop = asyncio.get_running_loop()
+
+    def __call__(self) -> None:
+        self.loop.call_soon_threadsafe(self.event.set)
+
+
+class Processor:
+    """Processes stored raw inputs in a thread, in batches of whatever has queued up meanwhile."""
+
+    BATCH = 100
+
+    def __init__(self, rt: Runtime, on_recorded: Callable[[], None]) -> None:
         self.rt = rt
+        self.on_recorded = on_recorded
         self.queue: asyncio.Queue[int | None] = asyncio.Queue()
+        self.stopping = False
 
     def submit(self, raw_id: int) -> None:
         self.queue.put_nowait(raw_id)
 
+    def _take_batch(self, first: int) -> list[int]:
+        batch = [first]
+        while len(batch) < self.BATCH and not self.queue.empty():
+            item = self.queue.get_nowait()
+            if item is None:
+                self.stopping = True
+                break
+            batch.append(item)
+        return batch
+
     async def run(self) -> None:
-        while (raw_id := await self.queue.get()) is not None:
+        while not self.stopping and (raw_id := await self.queue.get()) is not None:
+            batch = self._take_batch(raw_id)
             try:
-                result = await asyncio.to_thread(ingest.process_stored, self.rt, raw_id)
-                log.info("raw %s: %s %s %s", raw_id, result.status, result.ticket or "", result.reason or "")
-            except Exception:  # the per-item guard; the sweep retries what is still 'received'
-                log.exception("processing raw input %s failed", raw_id)
+                results = await asyncio.to_thread(ingest.process_stored_many, self.rt, batch)
+            except Exception:  # the per-batch guard; the sweep retries what is still 'received'
+                log.exception("processing raw inputs %s failed", batch)
+                continue
+            for result in results:
+                log.info("raw %s: %s %s %s", result.raw_id, result.status, result.ticket or "", result.reason or "")
+            self.on_recorded()
+
+    def stop(self) -> None:
+        """Finish the batch in flight only: what is still queued is stored, and the next start's sweep
+        processes it."""
+        self.stopping = True
+        self.queue.put_nowait(None)
 
     def sweep(self) -> None:
         """Queue what was stored but never processed (a crash, or another process that died)."""
@@ -54,14 +89,22 @@ class Processor:
             self.submit(raw_id)
 
 
-async def every(seconds: float, step: Callable[[], Awaitable[object]], stop: asyncio.Event) -> None:
+async def every(seconds: float, step: Callable[[], Awaitable[object]], stop: asyncio.Event,
+                wake: Wake | None = None) -> None:
+    """Run `step` every `seconds` until `stop`, or sooner when `wake` is called."""
     while not stop.is_set():
+        if wake is not None:
+            wake.event.clear()
         try:
             await step()
         except Exception:
             log.exception("periodic task failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        waits = [asyncio.ensure_future(stop.wait())]
+        if wake is not None:
+            waits.append(asyncio.ensure_future(wake.event.wait()))
+        _, pending = await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for waiting in pending:
+            waiting.cancel()
 
 
 def tick(rt: Runtime) -> None:
@@ -78,7 +121,8 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
-    processor = Processor(rt)
+    wake = Wake()
+    processor = Processor(rt, wake)
     smtp_server = await smtp.start(rt, processor.submit)
     host, port = rt.settings.http_bind
     app = web.build_app(rt, hotline.routes(rt))
@@ -88,9 +132,9 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
         asyncio.create_task(processor.run(), name="processor"),
         asyncio.create_task(http.serve(), name="http"),
         asyncio.create_task(every(60, lambda: asyncio.to_thread(processor.sweep), stop), name="sweep"),
-        asyncio.create_task(every(rt.settings.scheduler_interval_s, lambda: asyncio.to_thread(tick, rt), stop),
-                            name="jobs"),
-        asyncio.create_task(imap.run_pollers(rt, stop), name="imap"),
+        asyncio.create_task(every(rt.settings.scheduler_interval_s, lambda: asyncio.to_thread(tick, rt), stop,
+                                  wake), name="jobs"),
+        asyncio.create_task(imap.run_pollers(rt, stop, on_recorded=wake), name="imap"),
     ]
     log.info("intake serving: SMTP %s, HTTP %s, database %s", rt.settings.smtp_listen, rt.settings.http_listen,
              rt.engine.dialect.name)
@@ -100,7 +144,7 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     smtp_server.close()
     await smtp_server.wait_closed()
     http.should_exit = True
-    processor.queue.put_nowait(None)
+    processor.stop()
     await asyncio.gather(*tasks, return_exceptions=True)
 
 

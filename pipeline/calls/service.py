@@ -1,8 +1,8 @@
-"""One transaction per Twilio webhook request: store it, update the call, its ticket and its jobs.
+"""What one Twilio webhook request does: store it, update the call, its ticket and its jobs.
 
 `record` inserts the request as a CallEvent under its dedupe key first; a retry finds the key taken and
-changes nothing (it only reads the call, so a retried voice request gets the same TwiML). The caller
-commits before answering Twilio, so an answered request is never lost.
+changes nothing (it only reads the call, so a retried voice request gets the same TwiML). It runs inside
+the caller's transaction, which commits before Twilio is answered, so an answered request is never lost.
 """
 
 from __future__ import annotations
@@ -10,14 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from pipeline.calls import followups, state
+from pipeline.calls import followups, rows, state
 from pipeline.calls import tickets as call_tickets
 from pipeline.calls.context import Context
 from pipeline.sla import clock
@@ -39,37 +35,11 @@ class Recorded:
     transcribe: bool  # ask Twilio to transcribe the voicemail
 
 
-def _insert_new(session: Session, model: type[models.Base], values: dict[str, Any], key: str) -> int | None:
-    """INSERT ... ON CONFLICT (key) DO NOTHING RETURNING id: the new id, or None when the key exists.
-
-    On the table, not the ORM entity: the hot path of every webhook, and the ORM's bulk insert machinery
-    costs more than the statement itself."""
-    table = model.__table__  # type: ignore[attr-defined]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=[key]).returning(table.c.id)
-    return session.connection().execute(statement).scalar()
-
-
 def store_event(session: Session, event: state.Event, now: datetime, error: str | None = None) -> bool:
     """Store the request under its dedupe key; False when it was stored before (a retry)."""
-    values = dict(call_sid=event.call_sid, kind=event.kind, dedupe_key=event.dedupe_key, sequence=event.sequence,
-                  payload=dict(event.params), error=error, received_at=now)
-    return _insert_new(session, models.CallEvent, values, "dedupe_key") is not None
-
-
-def lock_call(session: Session, call_sid: str, now: datetime) -> models.Call:
-    """The call's row, created on first sight (by whichever request comes first), locked for update."""
-    query = select(models.Call).where(models.Call.call_sid == call_sid).execution_options(populate_existing=True)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    call = session.scalar(query)
-    if call is None:  # first sight; two requests may race here, the conflict clause lets both through
-        values = dict(call_sid=call_sid, status="ringing", last_sequence=-1, dial_sequence=-1,
-                      language_chosen=False, opened_ticket=False, started_at=now, created_at=now, updated_at=now)
-        _insert_new(session, models.Call, values, "call_sid")
-        call = session.scalar(query)
-    assert call is not None  # inserted or found just now
-    return call
+    return rows.insert_event(session, dict(
+        call_sid=event.call_sid, kind=event.kind, dedupe_key=event.dedupe_key, sequence=event.sequence,
+        payload=dict(event.params), error=error, received_at=now))
 
 
 ANSWERED_WITH_TWIML = frozenset({"voice", "gather", "dial", "record"})
@@ -78,10 +48,11 @@ ANSWERED_WITH_TWIML = frozenset({"voice", "gather", "dial", "record"})
 def record(session: Session, ctx: Context, event: state.Event, now: datetime) -> Recorded | None:
     """Store and apply one request; for the requests answered with TwiML, what to answer (else None)."""
     fresh = store_event(session, event, now)
-    call = lock_call(session, event.call_sid, now)
+    call, original = rows.load(session, event.call_sid, now)
     if fresh:
         APPLY[event.kind](session, ctx, call, event, now)
         settle(session, ctx, call, now)
+        rows.save(session, call, original)
     return plan(session, ctx, call, fresh, now) if event.kind in ANSWERED_WITH_TWIML else None
 
 
@@ -93,7 +64,7 @@ def plan(session: Session, ctx: Context, call: models.Call, fresh: bool, now: da
         business = clock.is_business_time(now, ctx.callback_policy.hours, ctx.calendar)
         _, numbers = state.route_for(ctx.options.on_call, ctx.options.after_hours_on_call,
                                      ctx.options.after_hours_tiers, tier, business)
-    ticket = session.get(models.Ticket, call.ticket_id) if call.ticket_id else None
+    ticket = session.get(models.Ticket, call.ticket_id) if call.ticket_id else None  # mostly in the session
     return Recorded(fresh, call.call_sid, language, "dial" if numbers else "voicemail", numbers,
                     state.is_answered(call.dial_status), ticket.number if ticket else None,
                     ctx.options.transcribe and language == "en")

@@ -3,10 +3,10 @@
 SQLite has one writer, and a durable commit (WAL, synchronous=FULL) costs an fsync. Requests that each
 took the lock and committed alone would queue behind each other's fsync, and those that found the lock
 taken would sleep in SQLite's busy handler (steps of up to 100 ms). So on SQLite one thread takes every
-request waiting in its queue, applies each in a SAVEPOINT of one transaction, commits once and then
-answers them all: a group commit, as datasette's single write thread does. Nothing is answered before
-the commit that holds it, a request that fails rolls back its own savepoint only, and with no load a
-batch is a single request.
+request waiting in its queue, applies them in one transaction, commits once and then answers them all:
+a group commit, as datasette's single write thread does. Nothing is answered before the commit that
+holds it; if any request of a batch fails, the batch rolls back and each request is done again in a
+transaction of its own, so only the bad one ends with its error. With no load a batch is one request.
 
 On PostgreSQL each request is its own short transaction in a worker thread; row locks keep concurrent
 requests for one call in order.
@@ -21,8 +21,6 @@ import threading
 from concurrent.futures import Future
 from datetime import datetime
 
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.calls import service, state
@@ -37,17 +35,17 @@ Result = service.Recorded | bool  # the TwiML plan; True: a stored callback; Fal
 MAX_BATCH = 100
 
 
-def apply_one(session: Session, ctx: Context, event: state.Event, now: datetime) -> Result:
-    """One request inside the caller's transaction, in a savepoint of its own. A failure to apply it is
-    logged and the request kept with its error (the per-item guard); a failing database is raised."""
+def apply_alone(rt: Runtime, ctx: Context, event: state.Event, now: datetime) -> Result:
+    """One request in a transaction of its own. A failure to apply it is logged and the request kept with
+    its error (the per-item guard); a failing database is raised (StoreUnavailable)."""
     try:
-        with session.begin_nested():
+        with db.transaction(rt.sessions) as session:
             return service.record(session, ctx, event, now) or True
-    except OperationalError:
+    except StoreUnavailable:
         raise
     except Exception as exc:  # the per-item guard: keep the request with its error, answer anyway
         log.exception("hotline %s %s could not be applied", event.kind, event.call_sid)
-        with session.begin_nested():
+        with db.transaction(rt.sessions) as session:
             service.store_event(session, event, now, error=f"{type(exc).__name__}: {exc}"[:2000])
         return False
 
@@ -59,9 +57,7 @@ class ThreadWriter:
         self.rt, self.ctx = rt, ctx
 
     def write(self, event: state.Event) -> Result:
-        now = self.rt.now()
-        with db.transaction(self.rt.sessions) as session:
-            return apply_one(session, self.ctx, event, now)
+        return apply_alone(self.rt, self.ctx, event, self.rt.now())
 
     async def submit(self, event: state.Event) -> Result:
         return await run_in_threadpool(self.write, event)
@@ -92,13 +88,19 @@ class GroupWriter:
             self._write(batch)
 
     def _write(self, batch: list[tuple[state.Event, datetime, Future[Result]]]) -> None:
+        """All in one transaction; should any request fail, each is done again alone, so one bad request
+        costs the others a retry, never their answer."""
         try:
-            with db.transaction(self.rt.sessions) as session:
-                results = [apply_one(session, self.ctx, event, now) for event, now, _ in batch]
-        except (StoreUnavailable, OperationalError) as exc:
-            failure = exc if isinstance(exc, StoreUnavailable) else StoreUnavailable(str(exc))
+            try:
+                with db.transaction(self.rt.sessions) as session:
+                    results = [service.record(session, self.ctx, event, now) or True for event, now, _ in batch]
+            except StoreUnavailable:
+                raise
+            except Exception:  # the batch is rolled back: each request again, alone
+                results = [apply_alone(self.rt, self.ctx, event, now) for event, now, _ in batch]
+        except StoreUnavailable as exc:
             for *_, future in batch:
-                future.set_exception(failure)
+                future.set_exception(exc)
             return
         except Exception as exc:  # never leave a request waiting: it gets the error (503, Twilio retries)
             log.exception("hotline batch of %d failed", len(batch))

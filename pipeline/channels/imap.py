@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from pipeline.channels import imap_state
@@ -22,8 +23,9 @@ log = logging.getLogger(__name__)
 JOIN_TIMEOUT_S = 10.0
 
 
-async def run_pollers(rt: Runtime, stop: asyncio.Event) -> None:
-    """Watch every configured mailbox until `stop` is set, then let each lease go."""
+async def run_pollers(rt: Runtime, stop: asyncio.Event, on_recorded: Callable[[], None] | None = None) -> None:
+    """Watch every configured mailbox until `stop` is set, then let each lease go. `on_recorded` is
+    called (from a poller's thread) after new mail was recorded."""
     halt = threading.Event()
     boxes: dict[str, ImapMailbox] = {}
     for box in rt.settings.imap:
@@ -31,8 +33,8 @@ async def run_pollers(rt: Runtime, stop: asyncio.Event) -> None:
             log.error("imap: two [[imap]] tables are named %r; only the first is watched", box.name)
             continue
         boxes[box.name] = box
-    threads = [threading.Thread(target=Poller(rt, box, halt).run, name=f"imap-{box.name}", daemon=True)
-               for box in boxes.values()]
+    threads = [threading.Thread(target=Poller(rt, box, halt, on_recorded=on_recorded).run,
+                                name=f"imap-{box.name}", daemon=True) for box in boxes.values()]
     for thread in threads:
         thread.start()
     if threads:

@@ -18,6 +18,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -59,8 +60,9 @@ class Backoff:
 
 class Poller:
     def __init__(self, rt: Runtime, mailbox: ImapMailbox, stop: threading.Event | None = None,
-                 holder: str | None = None) -> None:
+                 holder: str | None = None, on_recorded: Callable[[], None] | None = None) -> None:
         self.rt = rt
+        self.on_recorded = on_recorded  # wakes the job worker: the acks just written are due now
         self.box = mailbox
         self.stop = stop or threading.Event()
         self.holder = holder or f"{rt.worker_id}/{uuid.uuid4().hex[:8]}"
@@ -125,11 +127,13 @@ class Poller:
             raise LeaseLost(f"mailbox {self.box.name} was taken over by another process")
 
     def process(self, fetched: list[Fetched], stored: list[raw.Stored]) -> None:
-        pending = [(s.raw_id, self.source, f.internal_at, ingest.understand_in(self.rt, f.raw))
-                   for f, s in zip(fetched, stored, strict=True) if s.fresh or s.status == "received"]
+        pending = [(stored[i].raw_id, self.source, fetched[i].internal_at,
+                    ingest.understand_in(self.rt, fetched[i].raw)) for i in ingest.to_process(stored)]
         for result in ingest.record(self.rt, pending):
             log.info("imap %s: raw %s %s %s %s", self.box.name, result.raw_id, result.status,
                      result.ticket or "", result.reason or "")
+        if pending and self.on_recorded:
+            self.on_recorded()
 
     # --- waiting for more ----------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 """`intake jobs run-due [--now T]`: plan what is owed at that instant, then run everything due (cron, tests).
 
+Prints what ran: kind, ticket, due_at, recipient, channel, and the outcome (sent, retry, failed, cancelled).
+
 `intake serve` does the same every scheduler_interval_s; running this beside it is safe, since jobs are
 claimed in one statement (FOR UPDATE SKIP LOCKED on PostgreSQL) and planned under unique keys.
 """
@@ -10,9 +12,9 @@ import argparse
 
 from pipeline.cli import common, output
 from pipeline.jobs import scheduler, worker
-from pipeline.store import queries
+from pipeline.store import queries, views
 
-COLUMNS = ("id", "kind", "ticket", "recipient", "status", "detail")
+COLUMNS = ("id", "kind", "ticket", "due_at", "recipient", "channel", "status", "detail")
 
 
 def register(nouns: argparse._SubParsersAction) -> None:
@@ -30,8 +32,9 @@ def run_due(args: argparse.Namespace) -> int:
         scheduler.plan(rt, now)
         outcomes = worker.run_due(rt, now)
         with rt.sessions() as session:
-            numbers = queries.ticket_numbers(session, (o.ticket_id for o in outcomes))
-    rows = [{"id": o.id, "kind": o.kind, "ticket": numbers.get(o.ticket_id) if o.ticket_id else None,
-             "recipient": o.recipient, "status": o.status, "detail": o.detail} for o in outcomes]
+            jobs = {job.id: job for job in queries.jobs_by_id(session, [o.id for o in outcomes])}
+            numbers = queries.ticket_numbers(session, (job.ticket_id for job in jobs.values()))
+            rows = [dict(views.reminder_row(jobs[o.id], numbers, rt.settings.timezone), status=o.status,
+                         detail=o.detail) for o in outcomes]
     output.emit(rows, COLUMNS, args.json)
     return 1 if any(o.status == "failed" for o in outcomes) else 0

@@ -33,5 +33,3 @@ def list_visits(args: argparse.Namespace) -> int:
                                 statuses.get(v.job_key), rt.settings.timezone) for v in visits]
     output.emit(rows, COLUMNS, args.json)
     return 0
-
-

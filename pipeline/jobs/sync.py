@@ -9,6 +9,7 @@ runs. Rows are written in key order so two planners lock them in the same order.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from pipeline.jobs import owed
 from pipeline.store import models
+
+log = logging.getLogger(__name__)
 
 PENDING, CANCELLED, PLANNED = "pending", "cancelled", "planned"
 
@@ -60,12 +63,16 @@ def sync_jobs(session: Session, existing: Iterable[models.Job], drafts: Iterable
             if job is not None and job.status == PENDING:
                 by_key[draft.owed.key] = job  # no longer sendable: cancel below
             continue
-        if job is None:
-            added += insert_new(session, models.Job, draft.write())
-        elif job.status in (PENDING, CANCELLED) and (
-            job.status == CANCELLED or job.due_at != draft.owed.due_at or job.recipient != draft.recipient
-        ):
+        if job is not None and not _revise(job, draft):
+            continue
+        try:
             values = draft.write()
+        except Exception:  # the per-item guard: one letter that cannot be written stops no other
+            log.exception("cannot write job %s", draft.owed.key)
+            continue
+        if job is None:
+            added += insert_new(session, models.Job, values)
+        else:
             session.execute(
                 update(models.Job)
                 .where(models.Job.id == job.id, models.Job.status.in_((PENDING, CANCELLED)))
@@ -80,6 +87,15 @@ def sync_jobs(session: Session, existing: Iterable[models.Job], drafts: Iterable
             .values(status=CANCELLED, last_error="no longer owed")
         )
     return added
+
+
+def _revise(job: models.Job, draft: Draft) -> bool:
+    """A cancelled job the plan owes again is revived; a pending one is moved when its time or recipient
+    changed, unless it was tried already (then the worker's backoff decides when it runs again)."""
+    if job.status == CANCELLED:
+        return True
+    return job.status == PENDING and not job.attempts and (
+        job.due_at != draft.owed.due_at or job.recipient != draft.recipient)
 
 
 def sync_visits(session: Session, existing: Iterable[models.Visit], drafts: Iterable[VisitDraft],

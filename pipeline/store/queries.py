@@ -190,6 +190,11 @@ def ticket_numbers(session: Session, ids: Iterable[int | None]) -> dict[int, str
     return dict(session.execute(select(Ticket.id, Ticket.number).where(Ticket.id.in_(wanted))).all())
 
 
+def jobs_by_id(session: Session, ids: Iterable[int]) -> Sequence[Job]:
+    wanted = list(ids)
+    return session.scalars(select(Job).where(Job.id.in_(wanted))).all() if wanted else []
+
+
 def job_statuses(session: Session, keys: Iterable[str]) -> dict[str, str]:
     """The status of each job named by its dedupe key."""
     wanted = list(set(keys))

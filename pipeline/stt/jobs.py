@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline import stt
-from pipeline.calls import followups, service
+from pipeline.calls import followups, rows, service
 from pipeline.calls.context import Context
 from pipeline.errors import ConfigError
 from pipeline.jobs import twilio_api, worker
@@ -67,8 +67,9 @@ def transcribe(rt: Runtime, job: models.Job, now: datetime) -> str | None:
         raise PermanentFailure(f"cannot transcribe {path}: {exc}") from exc
     ctx = Context.from_runtime(rt)
     with db.transaction(rt.sessions) as session:
-        call = service.lock_call(session, call_sid, now)
+        call, original = rows.load(session, call_sid, now)
         call.recording_path = str(path)
         if text:
             service.record_transcript(session, ctx, call, text, backend.name, now)
+        rows.save(session, call, original)
     return f"{backend.name}: {len(text)} characters from {path.name}"

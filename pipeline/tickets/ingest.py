@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline import triage
@@ -132,12 +133,22 @@ def ingest(rt: Runtime, items: Sequence[RawInput],
 
 def process_stored(rt: Runtime, raw_id: int) -> IngestResult:
     """Process a raw input that is already stored (SMTP after its 250, recovery, quarantine retry)."""
+    results = process_stored_many(rt, [raw_id])
+    if not results:
+        return IngestResult(str(raw_id), IngestStatus.QUARANTINED, reason="raw input not found")
+    return results[0]
+
+
+def process_stored_many(rt: Runtime, raw_ids: Sequence[int]) -> list[IngestResult]:
+    """Process stored raw inputs in one batch (one transaction); ids not found are left out."""
     with rt.sessions() as session:
-        row = session.get(models.RawInput, raw_id)
-        if row is None or row.raw is None:
-            return IngestResult(str(raw_id), IngestStatus.QUARANTINED, reason="raw input not found")
-        raw, source, received_at = row.raw, row.source, row.received_at
-    return record(rt, [(raw_id, source, received_at, understand_in(rt, raw))])[0]
+        rows = session.execute(
+            select(models.RawInput.id, models.RawInput.raw, models.RawInput.source, models.RawInput.received_at)
+            .where(models.RawInput.id.in_(list(dict.fromkeys(raw_ids))), models.RawInput.raw.is_not(None))
+            .order_by(models.RawInput.id)
+        ).all()
+    return record(rt, [(raw_id, source, received_at, understand_in(rt, raw))
+                       for raw_id, raw, source, received_at in rows])
 
 
 def retry_quarantined(rt: Runtime, raw_id: int) -> IngestResult:

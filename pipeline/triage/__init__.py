@@ -9,12 +9,14 @@ Nothing here reads a clock, the environment or a database: the policy comes in a
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.records import ParsedMail, Severity, Triage
-from pipeline.triage import automatic, escalation, language, quotes, reply, severity
+from pipeline.triage import automatic, escalation, language, needles, quotes, reply, severity
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,13 @@ class TriageRules:
     @classmethod
     def from_policy(cls, policy: Mapping[str, Any], ticket_prefix: str = "SR") -> TriageRules:
         """Compile the [severity], [automatic] and [escalation] tables; ConfigError names a bad key."""
+        grading = severity.SeverityRules.from_policy(policy)
+        escalating = escalation.EscalationRules.from_policy(policy)
+        shared = needles.Index.of(itertools.chain(grading.anchors(), escalating.anchors()))
         return cls(
-            severity=severity.SeverityRules.from_policy(policy),
+            severity=dataclasses.replace(grading, index=shared),
             automatic=automatic.AutomaticRules.from_policy(policy),
-            escalation=escalation.EscalationRules.from_policy(policy),
+            escalation=dataclasses.replace(escalating, index=shared),
             ticket_prefix=ticket_prefix,
         )
 

@@ -8,7 +8,7 @@ human reading it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +20,16 @@ GRADE_CHARS = 5000  # as in severity: the complaint is stated early
 @dataclass(frozen=True)
 class EscalationRules:
     rules: tuple[patterns.NamedPattern, ...]
-    index: needles.Index = field(init=False, repr=False, compare=False)  # every rule's needles
+    # Every rule's needles, or more: TriageRules gives grading and escalation one index, so the
+    # needles of a mail are searched once.
+    index: needles.Index | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        anchors = (anchor for rule in self.rules for anchor in rule.matcher.anchors)
-        object.__setattr__(self, "index", needles.Index.of(anchors))
+        if self.index is None:
+            object.__setattr__(self, "index", needles.Index.of(self.anchors()))
+
+    def anchors(self) -> Iterator[needles.Anchor | None]:
+        return (anchor for rule in self.rules for anchor in rule.matcher.anchors)
 
     @classmethod
     def from_policy(cls, policy: Mapping[str, Any]) -> EscalationRules:
@@ -39,7 +44,7 @@ class EscalationRules:
 def escalation_reason(subject: str, text: str, rules: EscalationRules) -> str | None:
     """Why this needs a lead ("complaint rule matched '投诉'"), or None."""
     haystack = patterns.Haystack.of(f"{subject}\n{text[:GRADE_CHARS]}")
-    occurrences = rules.index.find(haystack.folded)
+    occurrences = rules.index.find(haystack.folded)  # type: ignore[union-attr]
     for rule in rules.rules:
         found = rule.matcher.search(haystack, occurrences)
         if found:

@@ -91,7 +91,9 @@ def counts(han: str, tables: Tables) -> tuple[int, int] | None:
         return simplified, traditional
     replayed = [
         _phrases(han, starts, conversion, phrase_starts, longest)
-        for conversion, phrase_starts, longest in zip(tables.conversions, tables.phrase_starts, tables.longest)
+        for conversion, phrase_starts, longest in zip(
+            tables.conversions, tables.phrase_starts, tables.longest, strict=True
+        )
     ]
     if any(change for _, change, _ in replayed):
         return simplified, traditional  # form_counts compares character by character then
@@ -102,7 +104,9 @@ def counts(han: str, tables: Tables) -> tuple[int, int] | None:
         char = han[i]
         simplified -= char in tables.simplified
         traditional -= char in tables.traditional
-        hans, tw, hk = (places.get(i) or table.get(char, char) for places, table in zip(converted, tables.conversions))
+        hans, tw, hk = (
+            places.get(i) or table.get(char, char) for places, table in zip(converted, tables.conversions, strict=True)
+        )
         if hans != char:
             traditional += 1
         elif tw != char and hk != char and char != NOT_SIMPLIFIED_EVIDENCE:
@@ -127,7 +131,7 @@ def _phrases(
             output = conversion.get(han[i : i + size])
             if output is not None:
                 if len(output) == size:
-                    places.update(zip(range(i, i + size), output))
+                    places.update(zip(range(i, i + size), output, strict=True))
                 else:
                     change += len(output) - size
                     changed = True

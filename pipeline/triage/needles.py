@@ -16,6 +16,7 @@ letter, so a text holding one of those gets no needle search at all (`Index.find
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -81,8 +82,13 @@ def regex_anchor(regex: str, flags: int = 0) -> Anchor | None:
 
 @dataclass(frozen=True)
 class _Group:
-    """Needles searched by one regex: each match consumes one character and looks ahead for the
-    longest needle starting there, so every position is tried and none is hidden by an overlap."""
+    """Needles found by one regex whose one group holds the longest needle starting at a place.
+
+    Each match consumes the needle's first character, from a class the regex engine can skip ahead
+    to, and captures the needle from there (the lookbehind steps back over that character), so every
+    place is tried and no needle hides another. Needles at word edges also need no ASCII letter or
+    digit before them.
+    """
 
     regex: re.Pattern[str]
     prefixes: dict[str, tuple[str, ...]]  # longest needle at a place -> every needle found there
@@ -91,13 +97,23 @@ class _Group:
     def of(cls, keys: list[str], word_start: bool) -> _Group:
         words = {key[1:] if word_start else key: key for key in keys}
         prefixes = {w: tuple(words[w[:end]] for end in range(len(w), 0, -1) if w[:end] in words) for w in words}
+        first = "".join(sorted({re.escape(word[0]) for word in words}))
         edge = "(?<![a-z0-9].)" if word_start else ""
-        root = _trie(words)
-        pattern = "|".join(f"{re.escape(char)}{edge}(?=({_trie_regex(child)}))" for char, child in root.items())
+        pattern = f"[{first}]{edge}(?<=(?=({_trie_regex(_trie(words))}))(?s:.))"
         return cls(re.compile(pattern), prefixes)
 
+    def find(self, folded: str, found: Occurrences) -> None:
+        prefixes = self.prefixes
+        for match in self.regex.finditer(folded):
+            start = match.start()
+            for key in prefixes[match.group(1)]:
+                if key in found:
+                    found[key].append(start)
+                else:
+                    found[key] = [start]
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)  # hashed by identity, for the cache of `find`
 class Index:
     """The needles of a set of anchors, in three searches: needles at word edges, other needles that
     start with an ASCII character, the rest; a search skips text that holds none of its first characters."""
@@ -113,19 +129,17 @@ class Index:
         parts = ((word, True), (ascii_first, False), (other, False))
         return cls(tuple(_Group.of(part, word_start) for part, word_start in parts if part))
 
+    @functools.lru_cache(maxsize=16)  # noqa: B019 - indexes live as long as the policy; grading and escalation share one
     def find(self, folded: str) -> Occurrences | None:
-        """Where each needle occurs (absent needles are left out); None when needles cannot decide."""
+        """Where each needle occurs (absent needles are left out); None when needles cannot decide.
+
+        The answer is shared between callers: read it, never change it.
+        """
         if _TWIN.search(folded):
             return None
         found: Occurrences = {}
         for group in self.groups:
-            for match in group.regex.finditer(folded):
-                start = match.start()
-                for key in group.prefixes[folded[start : match.end(match.lastindex)]]:
-                    if key in found:
-                        found[key].append(start)
-                    else:
-                        found[key] = [start]
+            group.find(folded, found)
         return found
 
 

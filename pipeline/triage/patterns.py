@@ -177,8 +177,12 @@ class Matcher:
 
     def search(self, haystack: Haystack, found: needles.Occurrences | None = None) -> Found | None:
         """The first match in the text; the longest of those starting there."""
-        firsts = (self._first(pattern, haystack.folded, found) for pattern in range(len(self.patterns)))
-        spans = [span for span in firsts if span and span[1] > span[0]]
+        if found is None:  # the plain way, without the overhead of needles
+            matches = [pattern.search(haystack.folded) for pattern in self.patterns]
+            spans = [match.span() for match in matches if match and match.end() > match.start()]
+        else:
+            firsts = (self._first(pattern, haystack.folded, found) for pattern in range(len(self.patterns)))
+            spans = [span for span in firsts if span and span[1] > span[0]]
         if not spans:
             return None
         start, end = min(spans, key=lambda span: (span[0], -span[1]))

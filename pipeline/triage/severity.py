@@ -15,7 +15,7 @@ quotes its first match. Negation is otherwise not understood.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -53,11 +53,16 @@ class SeverityRules:
     default_level: Severity
     explicit: tuple[Rule, ...]
     keywords: tuple[Rule, ...]
-    index: needles.Index = field(init=False, repr=False, compare=False)  # every rule's needles
+    # Every rule's needles, or more: TriageRules gives grading and escalation one index, so the
+    # needles of a mail are searched once.
+    index: needles.Index | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        anchors = (anchor for rule in self.explicit + self.keywords for anchor in rule.matcher.anchors)
-        object.__setattr__(self, "index", needles.Index.of(anchors))
+        if self.index is None:
+            object.__setattr__(self, "index", needles.Index.of(self.anchors()))
+
+    def anchors(self) -> Iterator[needles.Anchor | None]:
+        return (anchor for rule in self.explicit + self.keywords for anchor in rule.matcher.anchors)
 
     @classmethod
     def from_policy(cls, policy: Mapping[str, Any]) -> SeverityRules:
@@ -122,7 +127,7 @@ def grade(subject: str, text: str, rules: SeverityRules) -> tuple[Severity, str]
     the cost stays bounded on a pasted 50-page log.
     """
     haystack = patterns.Haystack.of(f"{subject}\n{text[:GRADE_CHARS]}")
-    occurrences = rules.index.find(haystack.folded)
+    occurrences = rules.index.find(haystack.folded)  # type: ignore[union-attr]
     for group in (rules.explicit, rules.keywords):
         winner = decide(find_matches(haystack, group, occurrences))
         if winner is not None:

@@ -176,3 +176,16 @@ def test_plan_marks_skip_unchanged_tickets(runtime: Runtime) -> None:
         ticket.updated_at = datetime.now(UTC)
     scheduler.plan(runtime, at("2026-03-02 10:07"))
     assert jobs(runtime)["sla_escalation:1:response"][0] == "cancelled"
+
+
+def test_a_retried_job_keeps_the_workers_backoff(runtime: Runtime) -> None:
+    number = mail(runtime, at("2026-03-02 10:00"), "Board down", "The board is down, service interrupted.",
+                  "ann@mill.example.com")
+    scheduler.plan(runtime, at("2026-03-02 10:00"))
+    retry_at = at("2026-03-02 10:30")
+    with db.transaction(runtime.sessions) as session:  # the relay was down: the worker backs off
+        job = session.scalar(select(models.Job).where(models.Job.dedupe_key == "sla_warning:1:response"))
+        assert job is not None
+        job.attempts, job.due_at = 1, retry_at
+    change(runtime, number, at("2026-03-02 10:12"), lambda t: None)  # the ticket changes: it is replanned
+    assert jobs(runtime)["sla_warning:1:response"][:2] == ("pending", "03-02 10:30")
