@@ -29,31 +29,17 @@ _INSERT_RAW = {
     postgres: insert(RAW).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(RAW.c.id)
     for postgres, insert in ((False, sqlite_insert), (True, pg_insert))
 }
-_RAW_STATUS = select(RAW.c.status).where(RAW.c.id == bindparam("raw_id"))
-_RAW_STATUS_LOCKED = _RAW_STATUS.with_for_update()
 _MARK_PROCESSED = (
     RAW.update()
     .where(RAW.c.id == bindparam("raw_id"))
     .values(status="processed", result=bindparam("result"), reason=bindparam("reason"),
             ticket_id=bindparam("ticket_id"), processed_at=bindparam("processed_at"))
 )
-_INSERT_TICKET = TICKETS.insert().returning(TICKETS.c.id)
 _SET_NUMBER = TICKETS.update().where(TICKETS.c.id == bindparam("ticket_id")).values(number=bindparam("number"))
-_INSERT_MESSAGE = MESSAGES.insert().returning(MESSAGES.c.id)
-_INSERT_JOB = JOBS.insert().returning(JOBS.c.id)
 _ACKS_SINCE = select(func.count(JOBS.c.id)).where(
     JOBS.c.kind == "ack", JOBS.c.recipient == bindparam("recipient"), JOBS.c.created_at >= bindparam("since")
 )
-_CUSTOMER_FOR_ADDRESS = (
-    select(CUSTOMERS, CONTACTS.c.kind)
-    .join(CONTACTS, CONTACTS.c.customer_id == CUSTOMERS.c.id)
-    .where(
-        or_(
-            (CONTACTS.c.kind == "email") & (CONTACTS.c.value == bindparam("address")),
-            (CONTACTS.c.kind == "domain") & (CONTACTS.c.value == bindparam("domain")),
-        )
-    )
-)
+
 
 
 def _is_postgres(session: Session) -> bool:
@@ -65,38 +51,16 @@ def insert_raw(session: Session, values: Mapping[str, Any]) -> int | None:
     return session.connection().execute(_INSERT_RAW[_is_postgres(session)], dict(values)).scalar()
 
 
-def raw_status(session: Session, raw_id: int) -> str | None:
-    """The raw input's status; on PostgreSQL the row stays locked until the transaction ends."""
-    statement = _RAW_STATUS_LOCKED if _is_postgres(session) else _RAW_STATUS
-    return session.connection().execute(statement, {"raw_id": raw_id}).scalar()
 
 
-def mark_processed(session: Session, raw_id: int, result: str, reason: str | None, ticket_id: int | None,
-                   at: datetime) -> None:
-    session.connection().execute(_MARK_PROCESSED, {"raw_id": raw_id, "result": result, "reason": reason,
-                                                   "ticket_id": ticket_id, "processed_at": at})
 
 
-def insert_ticket(session: Session, values: Mapping[str, Any]) -> int:
-    ticket_id = session.connection().execute(_INSERT_TICKET, dict(values)).scalar()
-    assert ticket_id is not None
-    return ticket_id
 
 
-def set_ticket_number(session: Session, ticket_id: int, number: str) -> None:
-    session.connection().execute(_SET_NUMBER, {"ticket_id": ticket_id, "number": number})
 
 
-def insert_message(session: Session, values: Mapping[str, Any]) -> int:
-    message_id = session.connection().execute(_INSERT_MESSAGE, dict(values)).scalar()
-    assert message_id is not None
-    return message_id
 
 
-def insert_job(session: Session, values: Mapping[str, Any]) -> int:
-    job_id = session.connection().execute(_INSERT_JOB, dict(values)).scalar()
-    assert job_id is not None
-    return job_id
 
 
 def insert_tickets(session: Session, rows: list[dict[str, Any]]) -> list[int]:
@@ -130,8 +94,8 @@ def insert_jobs(session: Session, rows: list[dict[str, Any]]) -> None:
     session.connection().execute(JOBS.insert(), rows)
 
 
-def mark_many_processed(session: Session, rows: list[dict[str, Any]]) -> None:
-    """rows: raw_id, result, reason, ticket_id, processed_at."""
+def mark_processed(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Each row: raw_id, result, reason, ticket_id, processed_at."""
     session.connection().execute(_MARK_PROCESSED, rows)
 
 
@@ -183,9 +147,4 @@ def acks_since_many(session: Session, recipients: set[str], since: datetime) -> 
 
 def customer_for_address(session: Session, address: str) -> Row[Any] | None:
     """The customer row an address belongs to: the address itself first, then its domain."""
-    address = address.lower()
-    rows = session.connection().execute(
-        _CUSTOMER_FOR_ADDRESS, {"address": address, "domain": address.rpartition("@")[2]}
-    ).all()
-    rows.sort(key=lambda row: row.kind != "email")
-    return rows[0] if rows else None
+    return customers_for_addresses(session, {address}).get(address.lower())

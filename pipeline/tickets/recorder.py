@@ -158,7 +158,7 @@ class Recorder:
             writes.insert_messages(self.session, [message for _, message in acks], returning=False)
         processed = [p for p in pending if p.raw_id is not None]
         if processed:
-            writes.mark_many_processed(self.session, [
+            writes.mark_processed(self.session, [
                 {"raw_id": p.raw_id, "result": str(p.status), "reason": p.reason,
                  "ticket_id": p.ticket.id if p.ticket else None, "processed_at": self.now}
                 for p in processed])
