@@ -11,11 +11,12 @@ import collections
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from pipeline.records import RawInput
+from pipeline.records import IngestResult, RawInput
 from pipeline.runtime import Runtime
 from pipeline.store import models
 from pipeline.tickets import bulk
@@ -25,8 +26,11 @@ EMAIL = CORPUS / "email"
 NEVER_ACKED = {"auto-reply", "bounce", "list"}
 
 
+CorpusRun = tuple[list[dict[str, Any]], dict[str, IngestResult], Runtime]
+
+
 @pytest.fixture(scope="module")
-def corpus_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], dict[str, object], Runtime]:
+def corpus_run(tmp_path_factory: pytest.TempPathFactory) -> CorpusRun:
     if not (EMAIL / "manifest.json").exists():
         pytest.skip(f"the shared corpus is not at {EMAIL}")
     manifest = json.loads((EMAIL / "manifest.json").read_text(encoding="utf-8"))
@@ -38,7 +42,7 @@ def corpus_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], di
     return manifest, results, rt
 
 
-def test_every_message_ends_with_a_known_status_and_reason(corpus_run) -> None:  # noqa: ANN001
+def test_every_message_ends_with_a_known_status_and_reason(corpus_run: CorpusRun) -> None:
     manifest, results, _ = corpus_run
     assert len(results) == len(manifest)
     counts = collections.Counter(str(r.status) for r in results.values())
@@ -49,8 +53,8 @@ def test_every_message_ends_with_a_known_status_and_reason(corpus_run) -> None: 
             assert result.reason, result.source
 
 
-def test_automatic_mail_is_never_acknowledged(corpus_run) -> None:  # noqa: ANN001
-    manifest, results, rt = corpus_run
+def test_automatic_mail_is_never_acknowledged(corpus_run: CorpusRun) -> None:
+    manifest, _, rt = corpus_run
     with rt.sessions() as session:
         acked = set(session.scalars(
             select(models.RawInput.source)
@@ -60,7 +64,7 @@ def test_automatic_mail_is_never_acknowledged(corpus_run) -> None:  # noqa: ANN0
     assert wrong == []
 
 
-def test_decodable_messages_hold_no_replacement_character(corpus_run) -> None:  # noqa: ANN001
+def test_decodable_messages_hold_no_replacement_character(corpus_run: CorpusRun) -> None:
     _, _, rt = corpus_run
     with rt.sessions() as session:
         rows = session.execute(select(models.Message.subject, models.Message.text, models.Message.decoding,
