@@ -17,6 +17,7 @@ def register(nouns: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.verbose == 0:
         logging.getLogger().setLevel(logging.INFO)
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
     with common.runtime() as rt:
         daemon.run(rt)
     return 0
