@@ -126,3 +126,38 @@ def test_header_injection_is_neutralised_in_the_ack(runtime: Runtime) -> None:
     ack = ack_jobs(runtime)[0]
     assert "\n" not in (ack.subject or "") and "\r" not in (ack.subject or "")
     assert "<script>" not in (ack.body_html or "") and "&lt;script&gt;" in (ack.body_html or "")
+
+
+def bounce_of(ack: models.Job) -> bytes:
+    """A DSN (RFC 3464) reporting that our ack could not be delivered, quoting its headers."""
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.mill.example.com>\r\n"
+        "To: service@support.example\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <dsn-1@mx.mill.example.com>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nThe mail system could not deliver your message.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.mill.example.com\r\n\r\n"
+        "Final-Recipient: rfc822; ann@mill.example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"From: service@support.example\r\nTo: ann@mill.example.com\r\nSubject: {ack.subject}\r\n"
+        f"Message-ID: <{ack.message_id}>\r\n"
+        "--B--\r\n"
+    ).encode()
+
+
+def test_a_bounce_of_our_ack_is_linked_to_its_ticket_and_not_answered(runtime: Runtime) -> None:
+    created, = ingest.ingest(runtime, items(make_mail("PSU alarm", "Power supply 2 alarm.")))
+    result, = ingest.ingest(runtime, items(bounce_of(ack_jobs(runtime)[0])))
+    assert (result.status, result.ticket) == ("suppressed", created.ticket)
+    assert result.reason and result.reason.startswith("bounce")
+    assert len(ack_jobs(runtime)) == 1
+
+
+def test_mail_from_our_own_address_is_never_acknowledged(runtime: Runtime) -> None:
+    result, = ingest.ingest(runtime, items(make_mail("Loop?", "Our own mail.", "service@support.example")))
+    assert result.status == "suppressed" and ack_jobs(runtime) == []
+
+
+def test_unrelated_mail_from_the_same_customer_opens_a_new_ticket(runtime: Runtime) -> None:
+    first, second = ingest.ingest(runtime, items(make_mail("Fan alarm", "Fan 1."), make_mail("Disk full", "Disk.")))
+    assert first.status == second.status == "created" and first.ticket != second.ticket
