@@ -45,18 +45,31 @@ class VisitDraft:
     recipient: str | None
 
 
-def insert_new(session: Session, model: type[models.Base], values: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING; True when this call inserted the row."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return session.scalar(statement.returning(model.id)) is not None  # type: ignore[attr-defined]
+_INSERTS: dict[tuple[str, str], Any] = {}
+
+
+def insert_new(session: Session, model: type[models.Base], rows: list[dict[str, Any]]) -> int:
+    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, all rows in one statement; how many went in.
+
+    A Core statement built once per dialect and table: building an ORM insert per row costs more than
+    rendering its letter.
+    """
+    if not rows:
+        return 0
+    dialect, table = session.get_bind().dialect.name, model.__table__
+    statement = _INSERTS.get((dialect, table.name))
+    if statement is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = _INSERTS[(dialect, table.name)] = (
+            insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id))
+    return len(session.execute(statement, rows).all())
 
 
 def sync_jobs(session: Session, existing: Iterable[models.Job], drafts: Iterable[Draft], now: datetime,
               catch_up: timedelta) -> int:
     """Bring `existing` (every job of the planned scope) in line with `drafts`; return how many were added."""
     by_key = {job.dedupe_key: job for job in existing}
-    added = 0
+    new: list[dict[str, Any]] = []
     for draft in sorted(drafts, key=lambda d: d.owed.key):
         job = by_key.pop(draft.owed.key, None)
         if draft.recipient is None or owed.is_stale(draft.owed, now, catch_up):
@@ -71,7 +84,7 @@ def sync_jobs(session: Session, existing: Iterable[models.Job], drafts: Iterable
             log.exception("cannot write job %s", draft.owed.key)
             continue
         if job is None:
-            added += insert_new(session, models.Job, values)
+            new.append(values)
         else:
             session.execute(
                 update(models.Job)
@@ -86,7 +99,7 @@ def sync_jobs(session: Session, existing: Iterable[models.Job], drafts: Iterable
             .where(models.Job.id == by_key[key].id, models.Job.status == PENDING)
             .values(status=CANCELLED, last_error="no longer owed")
         )
-    return added
+    return insert_new(session, models.Job, new)
 
 
 def _revise(job: models.Job, draft: Draft) -> bool:
@@ -104,13 +117,14 @@ def sync_visits(session: Session, existing: Iterable[models.Visit], drafts: Iter
     return the wanted visits' rows by key."""
     by_key = {visit.dedupe_key: visit for visit in existing}
     wanted = sorted(drafts, key=lambda d: d.visit.key)
+    new = []
     for draft in wanted:
         visit, row = draft.visit, by_key.pop(draft.visit.key, None)
         values = dict(kind=visit.kind, mode=visit.mode, customer_id=draft.customer_id, ticket_id=draft.ticket_id,
                       recipient=draft.recipient, date=visit.date, starts_at=visit.starts_at, job_key=visit.job_key,
                       status=PLANNED)
         if row is None:
-            insert_new(session, models.Visit, dict(values, dedupe_key=visit.key, created_at=now, updated_at=now))
+            new.append(dict(values, dedupe_key=visit.key, created_at=now, updated_at=now))
         elif any(getattr(row, name) != value for name, value in values.items()):
             session.execute(update(models.Visit).where(models.Visit.id == row.id).values(**values, updated_at=now))
     for key in sorted(by_key):
@@ -118,6 +132,7 @@ def sync_visits(session: Session, existing: Iterable[models.Visit], drafts: Iter
         if row.status == PLANNED and row.job_key not in sent_keys:
             session.execute(update(models.Visit).where(models.Visit.id == row.id)
                             .values(status=CANCELLED, updated_at=now))
+    insert_new(session, models.Visit, new)
     keys = [draft.visit.key for draft in wanted]
     if not keys:
         return {}

@@ -105,6 +105,7 @@ def missed_call(rt: Runtime, at: datetime) -> None:
                                 callback_due=at + timedelta(minutes=15), created_at=at, updated_at=at))
 
 
+@pytest.mark.slow
 def test_two_weeks_send_everything_once_on_its_day(cli: Run, sink: Sink, tmp_path: Path) -> None:
     (tmp_path / "intake.toml").write_text(CONFIG, encoding="utf-8")
     (tmp_path / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
