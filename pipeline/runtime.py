@@ -16,20 +16,18 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline import triage
-from pipeline.jobs import render
+from pipeline import render, triage
 from pipeline.policy import load_policy
 from pipeline.settings import Settings
 from pipeline.sla import deadlines, workdays
 from pipeline.store import db
-from pipeline.tickets import acks, service
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: one per process
 class Runtime:
     settings: Settings
     engine: Engine
@@ -66,19 +64,6 @@ class Runtime:
     @cached_property
     def templates(self) -> render.Templates:
         return render.Templates(self.settings.template_dir)
-
-    @cached_property
-    def ticket_context(self) -> service.Context:
-        return service.Context(
-            service=self.service_policy,
-            calendar=self.calendar,
-            ack_builder=acks.AckBuilder(self.templates, self.service_policy, self.settings.service_address),
-            default_tier=self.settings.default_tier,
-            default_timezone=self.settings.timezone,
-            ticket_prefix=self.settings.ticket_prefix,
-            staff_domains=frozenset(self.settings.staff_domains),
-            ack_rate_limit_per_hour=self.settings.ack_rate_limit_per_hour,
-        )
 
     @cached_property
     def worker_id(self) -> str:

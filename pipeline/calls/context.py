@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipeline import triage
+from pipeline import render, triage
 from pipeline.errors import ConfigError
-from pipeline.jobs import render
 from pipeline.settings import HotlineOptions
 from pipeline.sla import deadlines as sla
 from pipeline.sla import workdays
@@ -40,7 +39,7 @@ class Context:
                     f"hotline.callback_limits: unknown tiers {unknown} (policy has {sorted(policy.tiers)})")
             policy = policy.with_overrides({"tiers": tiers})
         return cls(
-            tickets=rt.ticket_context,
+            tickets=service.context(rt),
             options=options,
             callback_policy=policy,
             calendar=rt.calendar,

@@ -122,8 +122,8 @@ def _customer(session: Session, ticket: models.Ticket) -> models.Customer | None
 
 def resolve(rt: Runtime, session: Session, ticket: models.Ticket, at: datetime, args: argparse.Namespace) -> None:
     if ticket.status == service.WAITING:  # the pause ends: the resolve clock is judged with it
-        service.resume(ticket, at, rt.ticket_context)
-        service.apply_deadlines(rt.ticket_context, ticket, _customer(session, ticket))
+        service.resume(ticket, at, service.context(rt))
+        service.apply_deadlines(service.context(rt), ticket, _customer(session, ticket))
     service.resolve(ticket, at)
 
 
@@ -141,15 +141,15 @@ def wait(rt: Runtime, session: Session, ticket: models.Ticket, at: datetime, arg
 
 def resume(rt: Runtime, session: Session, ticket: models.Ticket, at: datetime, args: argparse.Namespace) -> None:
     if ticket.status == service.WAITING:
-        service.resume(ticket, at, rt.ticket_context)
-        service.apply_deadlines(rt.ticket_context, ticket, _customer(session, ticket))
+        service.resume(ticket, at, service.context(rt))
+        service.apply_deadlines(service.context(rt), ticket, _customer(session, ticket))
 
 
 def set_severity(rt: Runtime, session: Session, ticket: models.Ticket, at: datetime,
                  args: argparse.Namespace) -> None:
     ticket.severity = args.level
     ticket.severity_reason = "set by staff"
-    service.apply_deadlines(rt.ticket_context, ticket, _customer(session, ticket))
+    service.apply_deadlines(service.context(rt), ticket, _customer(session, ticket))
 
 
 def part_needed(rt: Runtime, session: Session, ticket: models.Ticket, at: datetime,

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pipeline.jobs import ics, render
+from pipeline import render
+from pipeline.jobs import ics
 from pipeline.sla import clock, deadlines, workdays
 from pipeline.store import models
 from pipeline.tickets.acks import format_local

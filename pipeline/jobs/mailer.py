@@ -17,7 +17,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from pipeline.jobs.render import one_line
+from pipeline.render import one_line
 from pipeline.store.models import Job
 
 LOOP_HEADER = "X-Intake-Loop"

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipeline.jobs import render
+from pipeline import render
 from pipeline.records import ParsedMail
 from pipeline.sla import deadlines as sla
 from pipeline.store import models

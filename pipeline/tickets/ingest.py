@@ -21,7 +21,7 @@ from pipeline.records import IngestResult, IngestStatus, ParsedMail, RawInput, T
 from pipeline.runtime import Runtime
 from pipeline.store import db, models, writes
 from pipeline.tickets import raw as raw_store
-from pipeline.tickets import recorder
+from pipeline.tickets import recorder, service
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def record(rt: Runtime, batch: Sequence[tuple[int, str, datetime, Understood]]) 
 def _record(session: Session, rt: Runtime, batch: Sequence[tuple[int, str, datetime, Understood]]
             ) -> list[IngestResult]:
     statuses = writes.raw_statuses(session, [raw_id for raw_id, *_ in batch])
-    writer = recorder.Recorder(session, rt.ticket_context, rt.now())
+    writer = recorder.Recorder(session, service.context(rt), rt.now())
     results: dict[int, IngestResult] = {}
     writer.prefetch([u.mail for _, _, _, u in batch if u.mail is not None])
     for raw_id, source, received_at, understood in batch:

@@ -7,6 +7,7 @@ not at all.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from pipeline.records import ParsedMail, Triage
+from pipeline.runtime import Runtime
 from pipeline.sla import deadlines as sla
 from pipeline.sla import workdays
 from pipeline.store import models, queries
@@ -35,6 +37,22 @@ class Context:
     ticket_prefix: str
     staff_domains: frozenset[str]
     ack_rate_limit_per_hour: int
+
+
+@functools.cache
+def context(rt: Runtime) -> Context:
+    """The write side's values for this process, built once from its Runtime."""
+    settings = rt.settings
+    return Context(
+        service=rt.service_policy,
+        calendar=rt.calendar,
+        ack_builder=acks.AckBuilder(rt.templates, rt.service_policy, settings.service_address),
+        default_tier=settings.default_tier,
+        default_timezone=settings.timezone,
+        ticket_prefix=settings.ticket_prefix,
+        staff_domains=frozenset(settings.staff_domains),
+        ack_rate_limit_per_hour=settings.ack_rate_limit_per_hour,
+    )
 
 
 def ticket_number(prefix: str, ticket_id: int) -> str:

@@ -6,7 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from pipeline.jobs import drafts, letters, render
+from pipeline import render
+from pipeline.jobs import drafts, letters
 from pipeline.sla import deadlines, workdays
 from pipeline.store import models
 from tests.sla.helpers import at

@@ -71,7 +71,7 @@ def test_response_cancels_its_clock_and_severity_moves_it(runtime: Runtime) -> N
     scheduler.plan(runtime, at("2026-03-02 10:00"))
     assert jobs(runtime)["sla_escalation:1:response"][:2] == ("pending", "03-03 17:30")  # level 4
     change(runtime, number, at("2026-03-02 10:05"), lambda t: (
-        setattr(t, "severity", 2), service.apply_deadlines(runtime.ticket_context, t, None)))
+        setattr(t, "severity", 2), service.apply_deadlines(service.context(runtime), t, None)))
     assert jobs(runtime)["sla_escalation:1:response"][:2] == ("pending", "03-02 10:30")  # level 2: 30 min
     change(runtime, number, at("2026-03-02 10:20"), lambda t: service.respond(t, at("2026-03-02 10:20")))
     planned = jobs(runtime)
