@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -150,4 +151,7 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
 
 def run(rt: Runtime) -> None:
     threading.current_thread().name = "intake-serve"
+    # The event loop hands work to threads (hotline writer, workers) and back; with Python's default 5 ms
+    # GIL switch interval each hand-off can wait that long, which is most of a webhook's latency budget.
+    sys.setswitchinterval(0.0005)
     asyncio.run(serve(rt))

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from pipeline.calls import state
 from pipeline.calls import tickets as call_tickets
 from pipeline.calls.context import Context
+from pipeline.calls.rows import CallRow
 from pipeline.sla import deadlines as sla
 from pipeline.store import models
 from pipeline.tickets import acks
@@ -36,14 +37,20 @@ CALLBACK_REMINDER, CALLBACK_NOTICE, TRANSCRIBE = "callback_reminder", "callback_
 CALLBACK_CALL = "callback_call"  # an outbound call to the engineer, put through to the caller
 PENDING_ON_ANSWER = (CALLBACK_REMINDER, CALLBACK_NOTICE, CALLBACK_CALL)
 
+# built once, on the table (not the ORM entity): every missed call runs them, the values come as parameters
+JOBS = models.Job.__table__
+_JOB_INSERTS = {dialect: insert(JOBS).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(JOBS.c.id)
+                for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+_CANCEL = (update(JOBS)
+           .where(JOBS.c.ticket_id == bindparam("ticket"), JOBS.c.kind.in_(PENDING_ON_ANSWER),
+                  JOBS.c.status == "pending")
+           .values(status="cancelled", last_error=bindparam("why")))
+
 
 def add_job(session: Session, **values: Any) -> bool:
     """Insert a pending job unless its dedupe key exists; True when it was added."""
-    jobs = models.Job.__table__
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(jobs).values(status="pending", attempts=0, **values)
-    added = session.connection().execute(statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-                                         .returning(jobs.c.id)).scalar()
+    statement = _JOB_INSERTS[session.get_bind().dialect.name]
+    added = session.connection().execute(statement, {"status": "pending", "attempts": 0, **values}).first()
     return added is not None
 
 
@@ -61,7 +68,7 @@ def reminder_channel(entry: str) -> tuple[str, str, str]:
     return CALLBACK_REMINDER, "sms", entry
 
 
-def schedule(session: Session, ctx: Context, call: models.Call, now: datetime) -> None:
+def schedule(session: Session, ctx: Context, call: CallRow, now: datetime) -> None:
     """The callback deadline and the jobs a missed call owes (idempotent: only the first time)."""
     if call.callback_due is not None:
         return
@@ -102,19 +109,15 @@ def schedule(session: Session, ctx: Context, call: models.Call, now: datetime) -
                 created_at=now)
 
 
-def cancel_pending(session: Session, call: models.Call, now: datetime) -> None:
+def cancel_pending(session: Session, call: CallRow, now: datetime) -> None:
     """Somebody answered this caller: reminders and notices still waiting for earlier misses are moot."""
     if call.ticket_id is None:
         return
-    jobs = models.Job.__table__
-    session.connection().execute(
-        update(jobs)
-        .where(jobs.c.ticket_id == call.ticket_id, jobs.c.kind.in_(PENDING_ON_ANSWER), jobs.c.status == "pending")
-        .values(status="cancelled", last_error=f"answered: call {call.call_sid} at {now.isoformat()}")
-    )
+    session.connection().execute(_CANCEL, {"ticket": call.ticket_id,
+                                           "why": f"answered: call {call.call_sid} at {now.isoformat()}"})
 
 
-def schedule_transcription(session: Session, ctx: Context, call: models.Call, now: datetime) -> None:
+def schedule_transcription(session: Session, ctx: Context, call: CallRow, now: datetime) -> None:
     """A completed recording is transcribed in the background when a speech-to-text backend is set."""
     if ctx.options.stt_backend == "none" or not call.recording_sid or not call.recording_url:
         return

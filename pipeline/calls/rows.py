@@ -1,9 +1,9 @@
 """A call's row and its events on the hot path of every webhook: prebuilt Core statements, no unit of work.
 
 Every Twilio request inserts one event and reads and updates one call. Through the ORM that costs more
-than the statements themselves, so the call is read into a transient (never added) `models.Call`, the
-service changes its attributes, and `save` writes the columns that changed. Tickets, messages and jobs,
-written far less often, keep the ORM.
+than the statements themselves, so the call is read into a plain `CallRow` (the columns of models.Call
+as attributes), the service changes its attributes, and `save` writes the columns that changed.
+Tickets, messages and jobs, written far less often, keep the ORM.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Insert, Select, Update, bindparam, select, update
@@ -23,6 +24,10 @@ from pipeline.store import models
 CALLS = models.Call.__table__
 EVENTS = models.CallEvent.__table__
 COLUMNS = tuple(column.key for column in CALLS.columns)
+
+
+class CallRow(SimpleNamespace):
+    """One row of `calls`, with the columns of models.Call as attributes."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ def insert_event(session: Session, values: dict[str, Any]) -> bool:
     return session.connection().execute(_statements(session).insert_event, values).first() is not None
 
 
-def load(session: Session, call_sid: str, now: datetime) -> tuple[models.Call, dict[str, Any]]:
+def load(session: Session, call_sid: str, now: datetime) -> tuple[CallRow, dict[str, Any]]:
     """The call (created on first sight, by whichever request comes first), locked on PostgreSQL, and its
     columns as read, for `save`."""
     connection, prepared = session.connection(), _statements(session)
@@ -66,7 +71,7 @@ def load(session: Session, call_sid: str, now: datetime) -> tuple[models.Call, d
         row = connection.execute(prepared.select_call, {"sid": call_sid}).mappings().first()
     assert row is not None  # inserted or found just now
     original = dict(row)
-    return models.Call(**original), original
+    return CallRow(**original), original
 
 
 @cache
@@ -76,7 +81,7 @@ def _update(columns: tuple[str, ...]) -> Update:
     return update(CALLS).where(CALLS.c.id == bindparam("call_id")).values(**values)
 
 
-def save(session: Session, call: models.Call, original: dict[str, Any]) -> None:
+def save(session: Session, call: CallRow, original: dict[str, Any]) -> None:
     """Write the columns that changed since `load`."""
     changed = {key: getattr(call, key) for key in COLUMNS if getattr(call, key) != original[key]}
     if changed:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from pipeline.calls import followups, rows, state
 from pipeline.calls import tickets as call_tickets
 from pipeline.calls.context import Context
+from pipeline.calls.rows import CallRow
 from pipeline.sla import clock
 from pipeline.store import models
 from pipeline.tickets import customers
@@ -31,7 +32,6 @@ class Recorded:
     route: str  # dial | voicemail
     numbers: tuple[str, ...]  # whom to dial
     answered: bool
-    ticket: str | None
     transcribe: bool  # ask Twilio to transcribe the voicemail
 
 
@@ -53,24 +53,22 @@ def record(session: Session, ctx: Context, event: state.Event, now: datetime) ->
         APPLY[event.kind](session, ctx, call, event, now)
         settle(session, ctx, call, now)
         rows.save(session, call, original)
-    return plan(session, ctx, call, fresh, now) if event.kind in ANSWERED_WITH_TWIML else None
+    return plan(session, ctx, call, fresh, now, event.kind) if event.kind in ANSWERED_WITH_TWIML else None
 
 
-def plan(session: Session, ctx: Context, call: models.Call, fresh: bool, now: datetime) -> Recorded:
+def plan(session: Session, ctx: Context, call: CallRow, fresh: bool, now: datetime, kind: str) -> Recorded:
     language = call.language or ctx.options.default_language
     numbers: tuple[str, ...] = ()
-    if call.route == "dial":
+    if call.route == "dial" and kind in ("voice", "gather"):  # only those answers dial
         tier, _ = call_tickets.ticket_tier(session, call, ctx)
         business = clock.is_business_time(now, ctx.callback_policy.hours, ctx.calendar)
         _, numbers = state.route_for(ctx.options.on_call, ctx.options.after_hours_on_call,
                                      ctx.options.after_hours_tiers, tier, business)
-    ticket = session.get(models.Ticket, call.ticket_id) if call.ticket_id else None  # mostly in the session
     return Recorded(fresh, call.call_sid, language, "dial" if numbers else "voicemail", numbers,
-                    state.is_answered(call.dial_status), ticket.number if ticket else None,
-                    ctx.options.transcribe and language == "en")
+                    state.is_answered(call.dial_status), ctx.options.transcribe and language == "en")
 
 
-def settle(session: Session, ctx: Context, call: models.Call, now: datetime) -> None:
+def settle(session: Session, ctx: Context, call: CallRow, now: datetime) -> None:
     """Derive the final status and, for a missed call, schedule what it owes (once)."""
     call.status = state.final_status(call.call_status, call.dial_status)
     call.missed = state.missed_reason(call.call_status, call.dial_status, call.route)
@@ -81,16 +79,16 @@ def settle(session: Session, ctx: Context, call: models.Call, now: datetime) -> 
 
 # -- what each kind of request changes -------------------------------------------------------------
 
-def _caller(call: models.Call, p: Mapping[str, str]) -> None:
+def _caller(call: CallRow, p: Mapping[str, str]) -> None:
     raw = (p.get("From") or p.get("Caller") or "").strip()
     if call.from_number is None and raw:
         call.from_number = customers.normalise_phone(raw) or raw[:40]
     call.to_number = call.to_number or (p.get("To") or p.get("Called") or "").strip()[:40] or None
-    call.caller_country = call.caller_country or (p.get("FromCountry") or p.get("CallerCountry") or None)
+    call.caller_country = call.caller_country or (p.get("FromCountry") or p.get("CallerCountry") or "")[:8] or None
     call.caller_name = call.caller_name or (p.get("CallerName") or "").strip()[:200] or None
 
 
-def _call_status(call: models.Call, event: state.Event, now: datetime) -> None:
+def _call_status(call: CallRow, event: state.Event, now: datetime) -> None:
     status = event.params.get("CallStatus", "")
     if not status:
         return
@@ -104,7 +102,7 @@ def _call_status(call: models.Call, event: state.Event, now: datetime) -> None:
             event.params.get("CallDuration"))
 
 
-def _voice(session: Session, ctx: Context, call: models.Call, event: state.Event, now: datetime) -> None:
+def _voice(session: Session, ctx: Context, call: CallRow, event: state.Event, now: datetime) -> None:
     _caller(call, event.params)
     _call_status(call, event, now)
     call_tickets.ensure_ticket(session, ctx, call, now)
@@ -115,7 +113,7 @@ def _voice(session: Session, ctx: Context, call: models.Call, event: state.Event
                                         ctx.options.after_hours_tiers, tier, business)
 
 
-def _gather(session: Session, ctx: Context, call: models.Call, event: state.Event, now: datetime) -> None:
+def _gather(session: Session, ctx: Context, call: CallRow, event: state.Event, now: datetime) -> None:
     digits = event.params.get("Digits", "")
     for language, prompt in ctx.options.prompts.items():
         if prompt.digit and prompt.digit == digits[:1]:
@@ -130,29 +128,31 @@ def _gather(session: Session, ctx: Context, call: models.Call, event: state.Even
     _voice(session, ctx, call, event, now)
 
 
-def _answered(session: Session, call: models.Call, now: datetime, at: datetime | None = None,
+def _answered(session: Session, call: CallRow, first: bool, now: datetime, at: datetime | None = None,
               by: str | None = None) -> None:
-    """A person answered: the earliest answer time the engineer's leg reported, and nothing is owed."""
+    """A person answered: the earliest answer time the engineer's leg reported, and nothing is owed (what
+    an earlier miss scheduled is cancelled the first time we hear of the answer)."""
     if at is not None:
         call.answered_at = min(call.answered_at, at) if call.answered_at else at
     call.answered_by = call.answered_by or by
     call.callback_due = None
-    followups.cancel_pending(session, call, now)
+    if first:
+        followups.cancel_pending(session, call, now)
 
 
-def _dial(session: Session, ctx: Context, call: models.Call, event: state.Event, now: datetime) -> None:
-    status = event.params.get("DialCallStatus", "")
+def _dial(session: Session, ctx: Context, call: CallRow, event: state.Event, now: datetime) -> None:
+    status, first = event.params.get("DialCallStatus", ""), not state.is_answered(call.dial_status)
     if status:
         call.dial_status = state.dial_status_merge(call.dial_status, status)
     if state.is_answered(status):  # when, and who, the engineer's leg reports (it carries a Timestamp)
-        _answered(session, call, now)
+        _answered(session, call, first, now)
     elif status:
         call.route = "voicemail"  # our answer to this request records a voicemail
     call_tickets.ensure_ticket(session, ctx, call, now)
 
 
-def _dial_status(session: Session, ctx: Context, call: models.Call, event: state.Event, now: datetime) -> None:
-    status = event.params.get("CallStatus", "")
+def _dial_status(session: Session, ctx: Context, call: CallRow, event: state.Event, now: datetime) -> None:
+    status, first = event.params.get("CallStatus", ""), not state.is_answered(call.dial_status)
     if not status:
         return
     call.dial_status = state.dial_status_merge(call.dial_status, status)
@@ -161,10 +161,10 @@ def _dial_status(session: Session, ctx: Context, call: models.Call, event: state
         at = state.reported_at(event.params, now)
         if status == "completed":
             at -= timedelta(seconds=state.seconds(event.params.get("CallDuration")) or 0)
-        _answered(session, call, now, at, event.params.get("To") or event.params.get("Called") or None)
+        _answered(session, call, first, now, at, event.params.get("To") or event.params.get("Called") or None)
 
 
-def _recording_fields(session: Session, call: models.Call, p: Mapping[str, str], now: datetime) -> bool:
+def _recording_fields(session: Session, call: CallRow, p: Mapping[str, str], now: datetime) -> bool:
     """Take the recording's Sid, URL and length; True the first time we hear of it."""
     sid, url = p.get("RecordingSid", ""), p.get("RecordingUrl", "")
     if not sid or not url:
@@ -179,19 +179,19 @@ def _recording_fields(session: Session, call: models.Call, p: Mapping[str, str],
     return first
 
 
-def _record(session: Session, ctx: Context, call: models.Call, event: state.Event, now: datetime) -> None:
+def _record(session: Session, ctx: Context, call: CallRow, event: state.Event, now: datetime) -> None:
     call_tickets.ensure_ticket(session, ctx, call, now)
     call.route = "voicemail"
     _recording_fields(session, call, event.params, now)
 
 
-def _status(session: Session, ctx: Context, call: models.Call, event: state.Event, now: datetime) -> None:
+def _status(session: Session, ctx: Context, call: CallRow, event: state.Event, now: datetime) -> None:
     _caller(call, event.params)
     _call_status(call, event, now)
     call_tickets.ensure_ticket(session, ctx, call, now)
 
 
-def _recording(session: Session, ctx: Context, call: models.Call, event: state.Event, now: datetime) -> None:
+def _recording(session: Session, ctx: Context, call: CallRow, event: state.Event, now: datetime) -> None:
     call_tickets.ensure_ticket(session, ctx, call, now)
     status = event.params.get("RecordingStatus", "")
     if status and call.recording_status != "completed":
@@ -201,7 +201,7 @@ def _recording(session: Session, ctx: Context, call: models.Call, event: state.E
         followups.schedule_transcription(session, ctx, call, now)
 
 
-def _transcription(session: Session, ctx: Context, call: models.Call, event: state.Event, now: datetime) -> None:
+def _transcription(session: Session, ctx: Context, call: CallRow, event: state.Event, now: datetime) -> None:
     call_tickets.ensure_ticket(session, ctx, call, now)
     _recording_fields(session, call, event.params, now)
     p = event.params
@@ -212,7 +212,7 @@ def _transcription(session: Session, ctx: Context, call: models.Call, event: sta
         record_transcript(session, ctx, call, text.strip(), "twilio", now, sid=p.get("TranscriptionSid"))
 
 
-def record_transcript(session: Session, ctx: Context, call: models.Call, text: str, source: str, now: datetime,
+def record_transcript(session: Session, ctx: Context, call: CallRow, text: str, source: str, now: datetime,
                       sid: str | None = None) -> None:
     """A transcript from Twilio or from our own speech-to-text: kept on the call (the first one), added to
     the ticket and graded."""

@@ -99,7 +99,7 @@ class Event:
     @property
     def sequence(self) -> int | None:
         value = self.params.get("SequenceNumber", "")
-        return int(value) if value.isdigit() else None
+        return int(value) if value.isdigit() and len(value) < 10 else None  # fits any INTEGER column
 
     @property
     def dedupe_key(self) -> str:

@@ -9,6 +9,7 @@ new ticket on the phone channel, at the hotline's default severity, with the sam
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from pipeline import triage
 from pipeline.calls import state
 from pipeline.calls.context import Context
+from pipeline.calls.rows import CallRow
 from pipeline.store import models, queries
 from pipeline.tickets import customers, service
 
@@ -23,9 +25,17 @@ SUBJECTS = {"zh-Hans": "热线来电：{caller}", "zh-Hant": "熱線來電：{ca
 SOURCES = {"twilio": "Twilio", "pocketsphinx": "pocketsphinx", "faster-whisper": "faster-whisper"}
 
 
-def caller_number(call: models.Call) -> str | None:
+MESSAGE_INSERT = insert(models.Message.__table__)  # built once: the values come as parameters
+
+
+@lru_cache(maxsize=4096)
+def _e164(number: str) -> str | None:
+    return customers.normalise_phone(number)
+
+
+def caller_number(call: CallRow) -> str | None:
     """The caller's E.164 number, or None for a withheld or malformed caller ID."""
-    return customers.normalise_phone(call.from_number) if call.from_number else None
+    return _e164(call.from_number) if call.from_number else None
 
 
 def open_ticket_for(session: Session, customer: models.Customer | None, e164: str | None) -> models.Ticket | None:
@@ -46,7 +56,7 @@ def _serialise_caller(session: Session, e164: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"caller:{e164}"})
 
 
-def ensure_ticket(session: Session, ctx: Context, call: models.Call, now: datetime) -> None:
+def ensure_ticket(session: Session, ctx: Context, call: CallRow, now: datetime) -> None:
     """Link the call to a ticket: an open one of the caller's, or a new one. Not before the caller's
     number is known (a status report may arrive before the voice request)."""
     if call.ticket_id is not None or call.from_number is None:
@@ -70,7 +80,7 @@ def ensure_ticket(session: Session, ctx: Context, call: models.Call, now: dateti
     add_message(session, call, "call", _call_text(call, e164), now)
 
 
-def _open(session: Session, ctx: Context, call: models.Call, customer: models.Customer | None,
+def _open(session: Session, ctx: Context, call: CallRow, customer: models.Customer | None,
           e164: str | None, now: datetime) -> models.Ticket:
     language = call.language or state.language_for_number(e164, ctx.options.default_language)
     caller = call.caller_name or e164 or call.from_number or "?"
@@ -99,29 +109,29 @@ def _open(session: Session, ctx: Context, call: models.Call, customer: models.Cu
     return ticket
 
 
-def _call_text(call: models.Call, e164: str | None) -> str:
+def _call_text(call: CallRow, e164: str | None) -> str:
     where = f" ({call.caller_country})" if call.caller_country else ""
     return f"Hotline call {call.call_sid} from {e164 or call.from_number}{where} to {call.to_number or '-'}"
 
 
-def add_message(session: Session, call: models.Call, kind: str, body: str, now: datetime,
+def add_message(session: Session, call: CallRow, kind: str, body: str, now: datetime,
                 customer_text: str | None = None) -> None:
     """A line on the call's ticket: the call itself, its voicemail link, a transcript."""
     if call.ticket_id is None:
         return
-    session.connection().execute(insert(models.Message.__table__).values(
+    session.connection().execute(MESSAGE_INSERT, dict(
         ticket_id=call.ticket_id, direction="in", kind=kind, from_addr=caller_number(call) or call.from_number,
         from_name=call.caller_name, to_addrs=call.to_number, text=body, customer_text=customer_text,
         language=call.language, created_at=now,
     ))
 
 
-def add_voicemail(session: Session, call: models.Call, now: datetime) -> None:
+def add_voicemail(session: Session, call: CallRow, now: datetime) -> None:
     duration = f" ({call.recording_duration_s} s)" if call.recording_duration_s is not None else ""
     add_message(session, call, "voicemail", f"Voicemail{duration}: {call.recording_url}", now)
 
 
-def add_transcript(session: Session, ctx: Context, call: models.Call, transcript: str, source: str,
+def add_transcript(session: Session, ctx: Context, call: CallRow, transcript: str, source: str,
                    now: datetime) -> None:
     """The transcript joins the ticket and is graded by the same severity rules as mail. A voicemail
     can make its ticket more severe, never less: the hotline is the urgent line."""
@@ -139,7 +149,7 @@ def add_transcript(session: Session, ctx: Context, call: models.Call, transcript
         ticket.updated_at = now
 
 
-def ticket_tier(session: Session, call: models.Call, ctx: Context) -> tuple[str, models.Customer | None]:
+def ticket_tier(session: Session, call: CallRow, ctx: Context) -> tuple[str, models.Customer | None]:
     customer = session.get(models.Customer, call.customer_id) if call.customer_id else None
     if customer is not None:
         return customer.tier, customer

@@ -13,6 +13,8 @@ milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -41,7 +43,17 @@ class Hotline:
         self.ctx = Context.from_runtime(rt)
         self.options = rt.settings.hotline
         self.urls = twiml.Urls((rt.settings.public_url or "").rstrip("/"))
-        self.writer = hotline_writer.for_runtime(rt, self.ctx)
+        self.writer = hotline_writer.GroupWriter(rt, self.ctx, threads=hotline_writer.writers(rt))
+        self.render = functools.lru_cache(maxsize=256)(self._render)  # a handful of distinct answers
+
+    def _render(self, kind: str, plan: service.Recorded) -> str:
+        if kind == "voice":
+            return twiml.greeting(self.options, plan, self.urls)
+        if kind == "gather":
+            return twiml.route(self.options, plan, self.urls)
+        if kind == "dial":
+            return twiml.after_dial(self.options, plan, self.urls)
+        return twiml.goodbye(self.options, plan)
 
     async def _run(self, request: Request, kind: str) -> tuple[hotline_writer.Result, Response | None]:
         params: dict[str, str] = request.scope.get("state", {}).get(PARAMS_KEY, {})
@@ -64,15 +76,9 @@ class Hotline:
             return failed
         if not isinstance(plan, service.Recorded):  # stored, but not applied: still take a message
             return Response(twiml.fallback(self.options, self.urls), media_type=XML)
-        if kind == "voice":
-            body = twiml.greeting(self.options, plan, self.urls)
-        elif kind == "gather":
-            body = twiml.route(self.options, plan, self.urls)
-        elif kind == "dial":
-            body = twiml.after_dial(self.options, plan, self.urls)
-        else:
-            body = twiml.goodbye(self.options, plan)
-        return Response(body, media_type=XML)
+        # the answer depends on the plan's language, route, numbers and flags only: cache it by those
+        key = dataclasses.replace(plan, fresh=True, call_sid="")
+        return Response(self.render(kind, key), media_type=XML)
 
     def callback(self, kind: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:

@@ -7,6 +7,7 @@ Timestamps end in `_at` and are stored as aware UTC; `alembic upgrade head` must
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -112,6 +113,17 @@ class Ticket(Base):
     escalation_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class TicketDraft(SimpleNamespace):
+    """A ticket about to be inserted: plain attributes named like Ticket's columns, without the ORM's
+    per-attribute bookkeeping (a bulk import makes thousands)."""
+
+    id: int | None
+    number: str | None
+
+
+Ticketish = Ticket | TicketDraft
 
 
 class RawInput(Base):

@@ -45,7 +45,7 @@ class AckBuilder:
         return self.from_address.rpartition("@")[2]
 
     def build(
-        self, ticket: models.Ticket, mail: ParsedMail, *, now: datetime, recipient: str
+        self, ticket: models.Ticketish, mail: ParsedMail, *, now: datetime, recipient: str
     ) -> str | tuple[dict[str, Any], dict[str, Any]]:
         """The ack's job row and outbound message row, or why there is none."""
         if not recipient or "@" not in recipient:

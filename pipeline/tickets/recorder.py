@@ -22,6 +22,9 @@ from pipeline.store import models, writes
 from pipeline.tickets import service
 
 TICKET_COLUMNS = [c.key for c in models.Ticket.__mapper__.column_attrs if c.key not in ("id", "number")]
+# columns a new mail ticket leaves empty (the clocks are set by apply_deadlines)
+UNSET_ON_ARRIVAL = ("response_due", "onsite_due", "resolve_due", "first_response_at", "resolved_at",
+                    "waiting_since", "part_dispatch_on")
 
 
 @dataclass
@@ -34,7 +37,7 @@ class _Pending:
     triage: Triage
     received_at: datetime
     status: IngestStatus
-    ticket: models.Ticket | None
+    ticket: models.Ticketish | None
     kind: str = "mail"
     reason: str | None = None
 
@@ -102,9 +105,10 @@ class Recorder:
             self._customers[address] = writes.customer_for_address(self.session, address) if address else None
         return self._customers[address]
 
-    def _new_ticket(self, mail: ParsedMail, triage: Triage, received_at: datetime) -> models.Ticket:
+    def _new_ticket(self, mail: ParsedMail, triage: Triage, received_at: datetime) -> models.TicketDraft:
         customer = self._customer(mail.from_addr)
-        ticket = models.Ticket(
+        ticket = models.TicketDraft(
+            id=None,
             number=None,
             subject=mail.subject or "(no subject)",
             status=service.OPEN,
@@ -123,6 +127,7 @@ class Recorder:
             escalation_reason=triage.escalation,
             created_at=self.now,
             updated_at=self.now,
+            **dict.fromkeys(UNSET_ON_ARRIVAL),
         )
         service.apply_deadlines(self.ctx, ticket, customer)
         return ticket

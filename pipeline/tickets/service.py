@@ -59,7 +59,7 @@ def ticket_number(prefix: str, ticket_id: int) -> str:
     return f"{prefix}-{ticket_id:06d}"
 
 
-def apply_deadlines(ctx: Context, ticket: models.Ticket, customer: models.Customer | Row[Any] | None) -> None:
+def apply_deadlines(ctx: Context, ticket: models.Ticketish, customer: models.Customer | Row[Any] | None) -> None:
     """(Re)compute the SLA clocks from arrival, severity, tier and time spent waiting for the customer."""
     due = sla.compute_deadlines(
         ticket.received_at,

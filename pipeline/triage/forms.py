@@ -37,9 +37,9 @@ class Tables:
     traditional: frozenset[str]
     simplified_runs: re.Pattern[str]  # the same sets as patterns: counting runs costs less than counting characters
     traditional_runs: re.Pattern[str]
-    phrase_starts: tuple[frozenset[str], ...]  # first two characters of each locale's Han phrases
+    # Per locale: the first two characters of its Han phrases -> the longest phrase starting so.
+    phrase_starts: tuple[dict[str, int], ...]
     any_phrase_start: frozenset[str]
-    longest: tuple[int, ...]  # each locale's longest Han phrase
 
 
 @functools.cache
@@ -63,10 +63,16 @@ def tables(han_class: str) -> Tables:
         traditional=traditional,
         simplified_runs=_runs(simplified),
         traditional_runs=_runs(traditional),
-        phrase_starts=tuple(frozenset(key[:2] for key in keys) for keys in phrases),
+        phrase_starts=tuple(_longest_by_start(keys) for keys in phrases),
         any_phrase_start=frozenset(key[:2] for keys in phrases for key in keys),
-        longest=tuple(max(map(len, keys), default=0) for keys in phrases),
     )
+
+
+def _longest_by_start(phrases: list[str]) -> dict[str, int]:
+    longest: dict[str, int] = {}
+    for phrase in phrases:
+        longest[phrase[:2]] = max(longest.get(phrase[:2], 0), len(phrase))
+    return longest
 
 
 def _runs(chars: frozenset[str]) -> re.Pattern[str]:
@@ -90,10 +96,8 @@ def counts(han: str, tables: Tables) -> tuple[int, int] | None:
     if not starts:
         return simplified, traditional
     replayed = [
-        _phrases(han, starts, conversion, phrase_starts, longest)
-        for conversion, phrase_starts, longest in zip(
-            tables.conversions, tables.phrase_starts, tables.longest, strict=True
-        )
+        _phrases(han, starts, conversion, phrase_starts)
+        for conversion, phrase_starts in zip(tables.conversions, tables.phrase_starts, strict=True)
     ]
     if any(change for _, change, _ in replayed):
         return simplified, traditional  # form_counts compares character by character then
@@ -115,7 +119,7 @@ def counts(han: str, tables: Tables) -> tuple[int, int] | None:
 
 
 def _phrases(
-    han: str, starts: list[int], conversion: dict[str, str], phrase_starts: frozenset[str], longest: int
+    han: str, starts: list[int], conversion: dict[str, str], phrase_starts: dict[str, int]
 ) -> tuple[dict[int, str], int, bool]:
     """zhconv's matching (longest phrase first, from the left) replayed where a phrase may start:
     the converted character at each place inside a phrase, the change in length, and whether any
@@ -125,8 +129,7 @@ def _phrases(
     changed = False
     end = 0  # zhconv goes on after the phrase it converted
     for i in starts:
-        if i < end or han[i : i + 2] not in phrase_starts:
-            continue
+        longest = phrase_starts.get(han[i : i + 2], 0) if i >= end else 0
         for size in range(min(longest, len(han) - i), 1, -1):
             output = conversion.get(han[i : i + size])
             if output is not None:

@@ -52,17 +52,23 @@ HAN_CLASS = (
 _HAN = re.compile(f"{HAN_CLASS}+")
 # Hiragana, katakana (less U+30FB "・", which decoded gb2312 text is full of), phonetic extensions,
 # half-width katakana.
-_KANA = re.compile("[\u3041-\u309f\u30a0-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9f]+")
-_HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]+")
+_KANA_RANGES = "\u3041-\u309f\u30a0-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9f"
+_HANGUL_RANGES = "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"
+_KANA = re.compile(f"[{_KANA_RANGES}]+")
+_HANGUL = re.compile(f"[{_HANGUL_RANGES}]+")
+_KANA_OR_HANGUL = re.compile(f"[{_KANA_RANGES}{_HANGUL_RANGES}]")
 _LATIN = re.compile("[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]+")
 _NON_ASCII_LATIN = re.compile("[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]")
-_OWN_SCRIPTS = (  # scripts used by one language
-    (re.compile("[\u0370-\u03ff]+"), "el"),
-    (re.compile("[\u0e00-\u0e7f]+"), "th"),
-    (re.compile("[\u0590-\u05ff]+"), "he"),
-    (re.compile("[\u10a0-\u10ff]+"), "ka"),
-    (re.compile("[\u0530-\u058f]+"), "hy"),
+_OWN_SCRIPT_RANGES = (  # scripts used by one language
+    ("\u0370-\u03ff", "el"),
+    ("\u0e00-\u0e7f", "th"),
+    ("\u0590-\u05ff", "he"),
+    ("\u10a0-\u10ff", "ka"),
+    ("\u0530-\u058f", "hy"),
 )
+_OWN_SCRIPTS = tuple((re.compile(f"[{ranges}]+"), code) for ranges, code in _OWN_SCRIPT_RANGES)
+_ANY_OWN_SCRIPT = re.compile(f"[{''.join(ranges for ranges, _ in _OWN_SCRIPT_RANGES)}]")
+_ASCII_LETTER = re.compile("[A-Za-z]")
 # Every letter (str.isalpha) is a word character that is not a digit or "_"; a few such characters
 # ("²", "Ⅻ") are not letters.
 _LETTERISH = re.compile(r"[^\W\d_]+")
@@ -98,9 +104,14 @@ def detect_language(text: str, fallback: str = "") -> str:
 def _detect(text: str) -> str | None:
     """The language, or None when the text has no letters or langdetect is unsure."""
     sample = text[:SCAN_CHARS]
-    han = _count(_HAN, sample)
-    kana = _count(_KANA, sample)
-    hangul = _count(_HANGUL, sample)
+    if sample.isascii():
+        return _detect_ascii(sample)
+    han_runs = _HAN.findall(sample)
+    han = sum(map(len, han_runs))
+    kana = hangul = 0
+    if _KANA_OR_HANGUL.search(sample):  # rare: one search saves two counts
+        kana = _count(_KANA, sample)
+        hangul = _count(_HANGUL, sample)
     latin = _count(_LATIN, sample)
     other = _count_letters(sample) - han - kana - hangul - latin
     letters = han + kana + hangul + latin + max(other, 0)
@@ -113,15 +124,27 @@ def _detect(text: str) -> str | None:
         if kana and kana >= KANA_MIN_SHARE * (han + kana):
             return "ja"
         if han:
-            return chinese_variant(sample)
-    for script, code in _OWN_SCRIPTS:
-        if _count(script, sample) > letters / 2:
-            return code
+            simplified, traditional = _han_form_counts("".join(han_runs))
+            return "zh-Hant" if traditional > simplified else "zh-Hans"
+    if _ANY_OWN_SCRIPT.search(sample):
+        for script, code in _OWN_SCRIPTS:
+            if _count(script, sample) > letters / 2:
+                return code
     if latin > letters / 2:
         if _ICELANDIC.search(sample):
             return "is"
         if is_plain_english(sample):
             return "en"
+    return _langdetect(sample)
+
+
+def _detect_ascii(sample: str) -> str | None:
+    """_detect for ASCII text, which has no Han, kana, Hangul or other script, no "þ"/"ð", and whose
+    letters are all A-Z and a-z."""
+    if not _ASCII_LETTER.search(sample):
+        return None  # no letters
+    if _has_english_words(sample):
+        return "en"
     return _langdetect(sample)
 
 
@@ -147,7 +170,10 @@ def form_counts(text: str) -> tuple[int, int]:
     forms.counts gives the same answer from zhconv's tables in a fraction of the time; what follows
     is the definition, run only for the rare text it leaves to zhconv.
     """
-    han = "".join(_HAN.findall(text))
+    return _han_form_counts("".join(_HAN.findall(text)))
+
+
+def _han_form_counts(han: str) -> tuple[int, int]:
     counted = forms.counts(han, forms.tables(HAN_CLASS))
     if counted is not None:
         return counted
@@ -171,6 +197,10 @@ def is_plain_english(text: str) -> bool:
     """ASCII letters only, and English function words are frequent."""
     if _NON_ASCII_LATIN.search(text):
         return False
+    return _has_english_words(text)
+
+
+def _has_english_words(text: str) -> bool:
     words = _WORD.findall(text)
     if not words:
         return False

@@ -16,6 +16,7 @@ letter, so a text holding one of those gets no needle search at all (`Index.find
 
 from __future__ import annotations
 
+import collections
 import functools
 import re
 import unicodedata
@@ -51,8 +52,11 @@ class Anchor:
 
     def starts_in(self, found: Occurrences) -> list[int]:
         """Where a match may start, ascending (for `starts` anchors)."""
+        present = self.needles.intersection(found)
+        if len(present) == 1:
+            return found[next(iter(present))]  # one needle's places are sorted already
         places: set[int] = set()
-        for needle in self.needles.intersection(found):
+        for needle in present:
             places.update(found[needle])
         return sorted(places)
 
@@ -102,15 +106,11 @@ class _Group:
         pattern = f"[{first}]{edge}(?<=(?=({_trie_regex(_trie(words))}))(?s:.))"
         return cls(re.compile(pattern), prefixes)
 
-    def find(self, folded: str, found: Occurrences) -> None:
+    def find(self, folded: str, found: collections.defaultdict[str, list[int]]) -> None:
         prefixes = self.prefixes
-        for match in self.regex.finditer(folded):
-            start = match.start()
-            for key in prefixes[match.group(1)]:
-                if key in found:
-                    found[key].append(start)
-                else:
-                    found[key] = [start]
+        for needle, start in [(match.group(1), match.start()) for match in self.regex.finditer(folded)]:
+            for key in prefixes[needle]:
+                found[key].append(start)
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity, for the cache of `find`
@@ -137,10 +137,10 @@ class Index:
         """
         if _TWIN.search(folded):
             return None
-        found: Occurrences = {}
+        found: collections.defaultdict[str, list[int]] = collections.defaultdict(list)
         for group in self.groups:
             group.find(folded, found)
-        return found
+        return dict(found)
 
 
 def _trie(words: Iterable[str]) -> dict[str, Any]:

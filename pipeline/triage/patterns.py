@@ -133,42 +133,44 @@ class Matcher:
     patterns: tuple[re.Pattern[str], ...]
     anchors: tuple[needles.Anchor | None, ...] = ()  # one per pattern, when known
 
-    def _anchor(self, pattern: int, found: needles.Occurrences | None) -> needles.Anchor | None:
-        return self.anchors[pattern] if found is not None and self.anchors else None
+    @functools.cached_property
+    def all_needles(self) -> frozenset[str] | None:
+        """Every pattern's needles, when every pattern has some: none of them found, no match."""
+        if not self.anchors or None in self.anchors:
+            return None
+        return frozenset().union(*(anchor.needles for anchor in self.anchors if anchor))
 
-    def _spans(self, pattern: int, folded: str, found: needles.Occurrences | None) -> Iterator[tuple[int, int]]:
-        """The spans pattern.finditer(folded) yields, without running it where needles show no match."""
-        anchor = self._anchor(pattern, found)
-        regex = self.patterns[pattern]
-        if anchor is None or (not anchor.starts and anchor.is_possible(found)):  # type: ignore[arg-type]
-            for match in regex.finditer(folded):
-                yield match.span()
-        elif anchor.starts:  # phrases: never empty, so finditer goes on from the end of each match
-            end = 0
-            for start in anchor.starts_in(found):  # type: ignore[arg-type]
+    def _plan(self, found: needles.Occurrences | None) -> list[tuple[re.Pattern[str], list[int] | None]]:
+        """Each pattern worth running: with the places a phrase pattern may start, or None to run it
+        over the whole text. A pattern whose needles are absent cannot match and is left out."""
+        if found is None or not self.anchors:
+            return [(regex, None) for regex in self.patterns]
+        if self.all_needles is not None and self.all_needles.isdisjoint(found):
+            return []
+        plan: list[tuple[re.Pattern[str], list[int] | None]] = []
+        for regex, anchor in zip(self.patterns, self.anchors, strict=True):
+            if anchor is None:
+                plan.append((regex, None))
+            elif anchor.starts:
+                if places := anchor.starts_in(found):
+                    plan.append((regex, places))
+            elif anchor.is_possible(found):
+                plan.append((regex, None))
+        return plan
+
+    def spans(self, folded: str, found: needles.Occurrences | None = None) -> list[tuple[int, int]]:
+        """(start, end) of every match of every pattern (they may overlap), as `finditer` finds them."""
+        spans: list[tuple[int, int]] = []
+        for regex, places in self._plan(found):
+            if places is None:
+                spans.extend(match.span() for match in regex.finditer(folded) if match.end() > match.start())
+                continue
+            end = 0  # phrases never match empty, so finditer goes on from the end of each match
+            for start in places:
                 if start >= end and (match := regex.match(folded, start)):
                     end = match.end()
-                    yield start, end
-
-    def _first(self, pattern: int, folded: str, found: needles.Occurrences | None) -> tuple[int, int] | None:
-        """The span pattern.search(folded) finds, or None."""
-        anchor = self._anchor(pattern, found)
-        regex = self.patterns[pattern]
-        if anchor is None or (not anchor.starts and anchor.is_possible(found)):  # type: ignore[arg-type]
-            match = regex.search(folded)
-            return match.span() if match else None
-        if anchor.starts:
-            for start in anchor.starts_in(found):  # type: ignore[arg-type]
-                if match := regex.match(folded, start):
-                    return match.span()
-        return None
-
-    def spans(self, folded: str, found: needles.Occurrences | None = None) -> Iterator[tuple[int, int]]:
-        """(start, end) of every match of every pattern (they may overlap), as `finditer` finds them."""
-        for pattern in range(len(self.patterns)):
-            for start, end in self._spans(pattern, folded, found):
-                if end > start:
-                    yield start, end
+                    spans.append((start, end))
+        return spans
 
     def finditer(self, haystack: Haystack, found: needles.Occurrences | None = None) -> Iterator[Found]:
         """Every match of every pattern (they may overlap)."""
@@ -177,12 +179,15 @@ class Matcher:
 
     def search(self, haystack: Haystack, found: needles.Occurrences | None = None) -> Found | None:
         """The first match in the text; the longest of those starting there."""
-        if found is None:  # the plain way, without the overhead of needles
-            matches = [pattern.search(haystack.folded) for pattern in self.patterns]
-            spans = [match.span() for match in matches if match and match.end() > match.start()]
-        else:
-            firsts = (self._first(pattern, haystack.folded, found) for pattern in range(len(self.patterns)))
-            spans = [span for span in firsts if span and span[1] > span[0]]
+        folded = haystack.folded
+        spans = []
+        for regex, places in self._plan(found):
+            if places is None:
+                match = regex.search(folded)
+            else:
+                match = next(filter(None, (regex.match(folded, start) for start in places)), None)
+            if match and match.end() > match.start():
+                spans.append(match.span())
         if not spans:
             return None
         start, end = min(spans, key=lambda span: (span[0], -span[1]))

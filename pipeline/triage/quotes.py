@@ -18,7 +18,11 @@ These are heuristics for plain text (HTML already turned into text by the parser
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 # -- 1. reply headers -----------------------------------------------------------------------------
 
@@ -175,18 +179,42 @@ _SIGNATURE_MAX_WIDTH = 80
 
 
 def _looks_like_signature(block: list[str]) -> bool:
-    text_lines = [line for line in block if line.strip()]
-    return len(text_lines) <= _SIGNATURE_MAX_LINES and all(
-        len(line.strip()) <= _SIGNATURE_MAX_WIDTH for line in text_lines
-    )
+    """At most _SIGNATURE_MAX_LINES lines of text, none wider than _SIGNATURE_MAX_WIDTH; stops at the
+    first line that says no (a mail repeating its sign-off would otherwise be read once per sign-off)."""
+    text_lines = 0
+    for line in block:
+        if stripped := line.strip():
+            text_lines += 1
+            if text_lines > _SIGNATURE_MAX_LINES or len(stripped) > _SIGNATURE_MAX_WIDTH:
+                return False
+    return True
 
 
 def cut_sign_off(lines: list[str]) -> list[str]:
     """Everything before a sign-off line that only a short signature block follows."""
-    for i, line in enumerate(lines):
-        if i > 0 and _SIGN_OFF.match(line) and _looks_like_signature(lines[i + 1 :]):
+    for i in _maybe_matching(lines, _SIGN_OFF_LINES):
+        if i > 0 and _SIGN_OFF.match(lines[i]) and _looks_like_signature(lines[i + 1 :]):
             return lines[:i]
     return lines
+
+
+_SIGN_OFF_LINES = re.compile(f"\\n(?:{_SIGN_OFF.pattern})", re.IGNORECASE | re.MULTILINE)
+
+
+def _maybe_matching(lines: list[str], at_line_start: re.Pattern[str]) -> Iterator[int]:
+    """Ascending, the index of every line a line pattern may match: one search over all lines (the
+    pattern searched after a line break) instead of one match per line. A search match may run over
+    several lines ("\\s" takes line breaks too) and so hide a match of one of them: all count."""
+    if not lines:
+        return
+    text = "\n" + "\n".join(lines)
+    breaks = list(itertools.accumulate((len(line) + 1 for line in lines[:-1]), initial=0))  # each line's "\\n"
+    last = -1
+    for match in at_line_start.finditer(text):
+        first = bisect.bisect_right(breaks, match.start()) - 1
+        final = bisect.bisect_right(breaks, match.end() - 1) - 1
+        yield from range(max(first, last + 1), final + 1)
+        last = max(last, final)
 
 
 # -- all together ---------------------------------------------------------------------------------
@@ -194,23 +222,39 @@ def cut_sign_off(lines: list[str]) -> list[str]:
 STEPS = (cut_reply_headers, drop_quoted_lines, cut_footer, cut_signature, cut_sign_off)
 
 
-def _hint(*patterns: re.Pattern[str] | str) -> re.Pattern[str]:
-    """The patterns a step tries on each line, as one search over the whole text."""
+@dataclass(frozen=True)
+class _Hint:
+    """The patterns a step tries on each line, as searches over the whole text."""
+
+    at_line_start: re.Pattern[str]  # patterns that begin with "^", searched after a line break
+    anywhere: tuple[re.Pattern[str], ...] = ()  # patterns searched anywhere in a line
+
+    def search(self, lines_text: str) -> bool:
+        """`lines_text` is the text with a line break in front."""
+        return bool(self.at_line_start.search(lines_text) or any(hint.search(lines_text) for hint in self.anywhere))
+
+
+def _line_start(*patterns: re.Pattern[str] | str) -> re.Pattern[str]:
+    # The literal line break in front lets the regex engine skip from line to line.
     sources = (pattern if isinstance(pattern, str) else pattern.pattern for pattern in patterns)
-    return re.compile("|".join(f"(?:{source})" for source in sources), re.IGNORECASE | re.MULTILINE)
+    return re.compile("\\n(?:" + "|".join(f"(?:{source})" for source in sources) + ")", re.I | re.M)
 
 
 # A step changes nothing unless one of its patterns matches a line, so each step comes with those
 # patterns searched over the whole text at once, which is cheaper than trying them line by line: where
-# the search finds nothing the step is skipped. The search finds every line the step would match
-# (with more latitude: "\s" also crosses line breaks, case never matters), so skipping never changes
-# the result. The Gmail attribution wrapped over two lines ends its second line with "wrote:".
+# the searches find nothing the step is skipped. They find every line the step would match (with more
+# latitude: "\s" also crosses line breaks, case never matters), so skipping never changes the result.
+# The Gmail attribution wrapped over two lines ends its second line with "wrote:" (spelled out in
+# both cases: a pattern that starts with a plain character class is searched much faster).
 _HINTS = (
-    _hint(_WROTE, _WROTE_ZH, r"\swrote\s*:\s*$", _SEPARATOR_HEADER, _HEADER_FROM),
-    _hint(r"^\s*[>＞]"),
-    _hint(_FOOTER_HEADING, _FOOTER_OPENING),
-    _hint(_SIG_DELIMITER, _DEVICE_LINE),
-    _hint(_SIGN_OFF),
+    _Hint(
+        _line_start(_WROTE, _SEPARATOR_HEADER, _HEADER_FROM),
+        (re.compile(_WROTE_ZH.pattern, re.M), re.compile(r"[Ww][Rr][Oo][Tt][Ee]\s*:\s*$", re.M)),
+    ),
+    _Hint(_line_start(r"^\s*[>＞]")),
+    _Hint(_line_start(_FOOTER_HEADING, _FOOTER_OPENING)),
+    _Hint(_line_start(_SIG_DELIMITER, _DEVICE_LINE)),
+    _Hint(_line_start(_SIGN_OFF)),
 )
 
 
@@ -228,6 +272,12 @@ def customer_words(text: str) -> str:
     """The customer's own words in a mail body; "" when the body is nothing but quotes and signature."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
     lines = text.split("\n")
+    lines_text = "\n" + text
+    trimmed = False
     for step, hint in zip(STEPS, _HINTS, strict=True):
-        lines = _trim(step(lines) if hint.search(text) else lines)
+        if hint.search(lines_text):
+            lines = _trim(step(lines))
+        elif not trimmed:  # a skipped step changes nothing, and trimming twice is trimming once
+            lines = _trim(lines)
+        trimmed = True
     return "\n".join(line.rstrip() for line in lines)

@@ -45,15 +45,22 @@ def ticket_ref(subject: str, prefix: str = "SR") -> str | None:
     return f"{prefix}-{number:06d}"
 
 
+@lru_cache(maxsize=64)  # asked several times per mail: language fallback, automatic-reply checks
 def strip_subject_prefixes(subject: str, ticket_prefix: str = "SR") -> str:
     """The subject without leading "Re:"/"回复："/"Fwd:"... markers and our "[SR-000042]" tag."""
     text = subject
     tag = _tag_pattern(ticket_prefix)
     while True:
-        stripped = tag.sub("", _PREFIX.sub("", text, count=1), count=1)
+        stripped = _without_match(tag, _without_match(_PREFIX, text))
         if stripped == text:
             return text.strip()
         text = stripped
+
+
+def _without_match(anchored: re.Pattern[str], text: str) -> str:
+    """pattern.sub("", text, count=1) for a pattern that starts with "^"."""
+    match = anchored.match(text)
+    return text[match.end() :] if match else text
 
 
 def _message_id(value: str) -> str:

@@ -14,7 +14,6 @@ quotes its first match. Negation is otherwise not understood.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -99,18 +98,28 @@ def find_matches(
 
     `occurrences` (from SeverityRules.index) lets rules whose needles are absent be skipped.
     """
-    found = [(start, end, rule) for rule in rules for start, end in rule.matcher.spans(haystack.folded, occurrences)]
-    found.sort(key=lambda hit: (hit[0] - hit[1], hit[2].level, hit[0]))  # longest, most severe, first
-    kept: list[tuple[int, int, Rule]] = []  # never overlapping, sorted by start (and so by end)
-    starts: list[int] = []
-    for hit in found:
-        start, end, _ = hit
-        i = bisect.bisect_left(starts, start)
-        if (i > 0 and kept[i - 1][1] > start) or (i < len(kept) and kept[i][0] < end):
-            continue
-        kept.insert(i, hit)
-        starts.insert(i, start)
-    return [Match(rule, start, end, haystack.shown[start:end]) for start, end, rule in kept]
+    return [
+        Match(rule, start, end, haystack.shown[start:end]) for start, end, rule in _kept(haystack, rules, occurrences)
+    ]
+
+
+def _kept(
+    haystack: patterns.Haystack, rules: Iterable[Rule], occurrences: needles.Occurrences | None
+) -> list[tuple[int, int, Rule]]:
+    """find_matches as (start, end, rule), without quoting each match."""
+    hits = []  # longest first, then most severe, then first in the text, then in the order found
+    for rule in rules:
+        for start, end in rule.matcher.spans(haystack.folded, occurrences):
+            hits.append((start - end, rule.level, start, len(hits), end, rule))
+    hits.sort()
+    taken = bytearray(len(haystack.folded))  # 1 where a kept match lies
+    kept = []
+    for _, _, start, _, end, rule in hits:
+        if taken.find(1, start, end) == -1:
+            taken[start:end] = b"\x01" * (end - start)
+            kept.append((start, end, rule))
+    kept.sort()  # by start: kept matches never overlap, so no two start together
+    return kept
 
 
 def decide(matches: list[Match]) -> Match | None:
@@ -129,9 +138,10 @@ def grade(subject: str, text: str, rules: SeverityRules) -> tuple[Severity, str]
     haystack = patterns.Haystack.of(f"{subject}\n{text[:GRADE_CHARS]}")
     occurrences = rules.index.find(haystack.folded)  # type: ignore[union-attr]
     for group in (rules.explicit, rules.keywords):
-        winner = decide(find_matches(haystack, group, occurrences))
-        if winner is not None:
-            level = winner.rule.level
-            return level, f"level {int(level)}: {winner.rule.describe()} matched '{winner.text}'"
+        kept = _kept(haystack, group, occurrences)
+        if kept:  # as decide(find_matches(...)), quoting the winner only
+            start, end, rule = min(kept, key=lambda hit: (hit[2].level, hit[0]))
+            level = rule.level
+            return level, f"level {int(level)}: {rule.describe()} matched '{haystack.shown[start:end]}'"
     level = rules.default_level
     return level, f"level {int(level)}: default, no rule matched"

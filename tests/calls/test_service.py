@@ -7,6 +7,7 @@ signed as Twilio signs them: the payload samples of ../shared/corpus/twilio and 
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -261,3 +262,24 @@ def test_permutations_of_the_caller_leg_over_http(rt: Runtime, twilio: Twilio) -
         row = detail(rt, sid)
         assert (row["call_status"], row["duration"], row["ended_at"]) == (
             "completed", 110, "2026-11-16T10:01:50+08:00")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # breaks the data behind the service's back with sqlite3
+def test_a_request_that_cannot_be_applied_is_kept_with_its_error(rt: Runtime, twilio: Twilio) -> None:
+    sid = "CA" + "f" * 32
+    post(twilio, "voice", payload("voice-inbound-cn", sid))
+    with sqlite3.connect(rt.settings.database_url.removeprefix("sqlite:///")) as raw:  # foreign keys off here
+        raw.execute("DELETE FROM tickets")
+    others = [f"CA{n:032d}" for n in range(6)]
+    burst = [("/hotline/voice?step=dialed", payload("dial-action-no-answer", sid))]  # its jobs need a ticket
+    burst += [("/hotline/voice", payload("voice-inbound-cn", other, From=f"+861380013810{n}"))
+              for n, other in enumerate(others)]
+    with ThreadPoolExecutor(max_workers=7) as pool:  # sent together, so they likely share a batch
+        answers = list(pool.map(lambda item: twilio.post(*item), burst))
+    assert [a.status_code for a in answers] == [200] * 7
+    assert "<Record" in answers[0].text  # the caller can still leave a message
+    assert all(detail(rt, other)["ticket"] for other in others)  # the others' work was not lost with it
+    row = detail(rt, sid)
+    assert [c["kind"] for c in row["callbacks"]] == ["voice", "dial"]
+    assert "IntegrityError" in (row["callbacks"][1]["error"] or "")
+    assert post(twilio, "status", payload("status-ringing", sid))  # later requests are applied as usual

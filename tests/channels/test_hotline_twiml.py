@@ -11,8 +11,8 @@ from pipeline.channels import hotline_twiml as twiml
 from pipeline.settings import HotlineOptions
 
 URLS = twiml.Urls("https://intake.example.cn")
-DIAL = Recorded(True, "CA1", "zh-Hans", "dial", ("+8613900139000", "+8613700137000"), False, "SR-000001", False)
-VOICEMAIL = Recorded(True, "CA1", "en", "voicemail", (), False, "SR-000001", True)
+DIAL = Recorded(True, "CA1", "zh-Hans", "dial", ("+8613900139000", "+8613700137000"), False, False)
+VOICEMAIL = Recorded(True, "CA1", "en", "voicemail", (), False, True)
 
 
 def parse(text: str) -> ET.Element:
@@ -49,7 +49,7 @@ def test_an_english_caller_hears_english_first_and_voicemail_asks_twilio_to_tran
 
 
 def test_chinese_voicemail_is_not_sent_to_twilio_transcription() -> None:
-    plan = Recorded(True, "CA1", "zh-Hans", "voicemail", (), False, None, False)
+    plan = Recorded(True, "CA1", "zh-Hans", "voicemail", (), False, False)
     record = parse(twiml.route(HotlineOptions(), plan, URLS)).find("Record")
     assert record is not None and record.get("transcribe") is None
 
@@ -66,7 +66,7 @@ def test_voices_and_languages_come_from_the_config() -> None:
 
 @pytest.mark.parametrize(("answered", "verbs"), [(True, ["Hangup"]), (False, ["Say", "Record", "Say", "Hangup"])])
 def test_after_the_dial(answered: bool, verbs: list[str]) -> None:
-    plan = Recorded(True, "CA1", "zh-Hans", "dial", (), answered, None, False)
+    plan = Recorded(True, "CA1", "zh-Hans", "dial", (), answered, False)
     assert [child.tag for child in parse(twiml.after_dial(HotlineOptions(), plan, URLS))] == verbs
 
 
