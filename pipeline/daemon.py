@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -108,11 +109,20 @@ async def every(seconds: float, step: Callable[[], Awaitable[object]], stop: asy
             waiting.cancel()
 
 
-def tick(rt: Runtime) -> None:
-    """One scheduler step: plan what is owed now, then run what is due."""
-    now = rt.now()
-    scheduler.plan(rt, now)
-    worker.run_due(rt, now)
+class Ticker:
+    """One scheduler step: plan what is owed (every plan_interval_s: planning holds the write lock, and
+    its clocks are minutes long), then run what is due (every tick, and whenever woken)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.planned_at = float("-inf")
+
+    def __call__(self) -> None:
+        now = self.rt.now()
+        if time.monotonic() - self.planned_at >= self.rt.settings.plan_interval_s:
+            scheduler.plan(self.rt, now)
+            self.planned_at = time.monotonic()
+        worker.run_due(self.rt, now)
 
 
 async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
@@ -123,6 +133,7 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
 
     wake = Wake()
+    ticker = Ticker(rt)
     processor = Processor(rt, wake)
     smtp_server = await smtp.start(rt, processor.submit)
     host, port = rt.settings.http_bind
@@ -133,7 +144,7 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
         asyncio.create_task(processor.run(), name="processor"),
         asyncio.create_task(http.serve(), name="http"),
         asyncio.create_task(every(60, lambda: asyncio.to_thread(processor.sweep), stop), name="sweep"),
-        asyncio.create_task(every(rt.settings.scheduler_interval_s, lambda: asyncio.to_thread(tick, rt), stop,
+        asyncio.create_task(every(rt.settings.scheduler_interval_s, lambda: asyncio.to_thread(ticker), stop,
                                   wake), name="jobs"),
         asyncio.create_task(imap.run_pollers(rt, stop, on_recorded=wake), name="imap"),
     ]

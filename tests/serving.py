@@ -33,6 +33,7 @@ class ServeProcess:
             INTAKE_SMTP_LISTEN=f"127.0.0.1:{self.smtp_port}",
             INTAKE_HTTP_LISTEN=f"127.0.0.1:{self.http_port}",
             INTAKE_SCHEDULER_INTERVAL_S="0.2",
+            INTAKE_PLAN_INTERVAL_S="0.2",
         )
         self.env.update(env)
         self.log_path = folder / "serve.log"
