@@ -68,10 +68,6 @@ def acks_sent_since(session: Session, recipient: str, since: datetime) -> int:
     ) or 0
 
 
-def raw_by_dedupe_key(session: Session, key: str) -> RawInput | None:
-    return session.scalar(select(RawInput).where(RawInput.dedupe_key == key))
-
-
 def tickets(session: Session, status: str | None = None, limit: int = 1000) -> Sequence[Ticket]:
     query = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
     if status:

@@ -7,7 +7,6 @@ these a few times per message.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +25,7 @@ CUSTOMERS = models.Customer.__table__
 CONTACTS = models.Contact.__table__
 
 _INSERT_RAW = {
-    postgres: insert(RAW).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(RAW.c.id)
+    postgres: insert(RAW).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(RAW.c.id, RAW.c.dedupe_key)
     for postgres, insert in ((False, sqlite_insert), (True, pg_insert))
 }
 _MARK_PROCESSED = (
@@ -46,21 +45,23 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def insert_raw(session: Session, values: Mapping[str, Any]) -> int | None:
-    """The new raw input's id, or None when its dedupe key is already stored."""
-    return session.connection().execute(_INSERT_RAW[_is_postgres(session)], dict(values)).scalar()
+def insert_raws(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert raw inputs in one statement; {dedupe key: id} of those inserted (a key already stored,
+    e.g. by a concurrent writer, is skipped by ON CONFLICT DO NOTHING and missing here)."""
+    if not rows:
+        return {}
+    result = session.connection().execute(_INSERT_RAW[_is_postgres(session)], rows)
+    return {key: raw_id for raw_id, key in result}
 
 
-
-
-
-
-
-
-
-
-
-
+def raws_by_dedupe_keys(session: Session, keys: list[str]) -> dict[str, tuple[int, str, int | None]]:
+    """{dedupe key: (id, status, ticket id)} of the raw inputs already stored under these keys."""
+    if not keys:
+        return {}
+    rows = session.connection().execute(
+        select(RAW.c.dedupe_key, RAW.c.id, RAW.c.status, RAW.c.ticket_id)
+        .where(RAW.c.dedupe_key.in_(bindparam("keys", expanding=True))), {"keys": sorted(set(keys))}).all()
+    return {key: (raw_id, status, ticket_id) for key, raw_id, status, ticket_id in rows}
 
 
 def insert_tickets(session: Session, rows: list[dict[str, Any]]) -> list[int]:

@@ -56,7 +56,7 @@ def understand_in(rt: Runtime, raw: bytes) -> Understood:
 def store(rt: Runtime, items: Sequence[RawInput]) -> list[raw_store.Stored]:
     """Commit the raw inputs (one transaction). Raises StoreUnavailable when the database cannot."""
     with db.transaction(rt.sessions) as session:
-        return [raw_store.store_raw(session, item) for item in items]
+        return raw_store.store_many(session, items)
 
 
 def to_process(stored: Sequence[raw_store.Stored]) -> list[int]:

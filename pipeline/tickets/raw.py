@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from pipeline.records import RawInput
-from pipeline.store import models, queries, writes
+from pipeline.store import models, writes
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(?:\r?\n[ \t]+)?<?([^\s<>]+)>?", re.I | re.M)
@@ -43,30 +44,47 @@ def dedupe_key(raw: bytes, message_id: str | None) -> tuple[str, str]:
     return (f"mid:{message_id}" if message_id else f"sha256:{digest}"), digest
 
 
-def store_raw(session: Session, item: RawInput, channel: str = "email") -> Stored:
-    """Insert the raw bytes unless they are already there; the caller commits before answering."""
-    message_id = peek_message_id(item.raw) if channel == "email" else None
-    key, digest = dedupe_key(item.raw, message_id)
-    values = dict(
-        dedupe_key=key,
-        content_hash=digest,
-        message_id=message_id,
-        source=item.source,
-        channel=channel,
-        envelope_from=item.envelope_from,
-        envelope_to=",".join(item.envelope_to) or None,
-        size=len(item.raw),
-        raw=item.raw,
-        status="received",
-        attempts=0,
-        received_at=item.received_at,
-    )
-    new_id = writes.insert_raw(session, values)
-    if new_id is not None:
-        return Stored(new_id, True, "received")
-    existing = queries.raw_by_dedupe_key(session, key)
-    assert existing is not None  # the conflict says it exists
-    return Stored(existing.id, False, existing.status, existing.ticket_id)
+def store_many(session: Session, items: Sequence[RawInput], channel: str = "email") -> list[Stored]:
+    """Insert the raw bytes of each item unless they are already there (one statement for the new ones);
+    the caller commits before answering. A message twice in `items` is stored once."""
+    rows = []
+    for item in items:
+        message_id = peek_message_id(item.raw) if channel == "email" else None
+        key, digest = dedupe_key(item.raw, message_id)
+        rows.append(dict(
+            dedupe_key=key,
+            content_hash=digest,
+            message_id=message_id,
+            source=item.source,
+            channel=channel,
+            envelope_from=item.envelope_from,
+            envelope_to=",".join(item.envelope_to) or None,
+            size=len(item.raw),
+            raw=item.raw,
+            status="received",
+            reason=None,
+            attempts=0,
+            received_at=item.received_at,
+        ))
+    keys = [row["dedupe_key"] for row in rows]
+    existing = writes.raws_by_dedupe_keys(session, keys)
+    new_rows = list({row["dedupe_key"]: row for row in reversed(rows) if row["dedupe_key"] not in existing}
+                    .values())[::-1]
+    inserted = writes.insert_raws(session, new_rows)  # key -> id; a concurrent writer may have won a key
+    missing = [row["dedupe_key"] for row in new_rows if row["dedupe_key"] not in inserted]
+    if missing:
+        existing.update(writes.raws_by_dedupe_keys(session, missing))
+    stored, fresh_keys = [], set(inserted)
+    for key in keys:
+        if key in fresh_keys:
+            stored.append(Stored(inserted[key], True, "received"))
+            fresh_keys.discard(key)  # a second copy in this batch is a duplicate of the first
+        elif key in inserted:
+            stored.append(Stored(inserted[key], False, "received"))
+        else:
+            raw_id, status, ticket_id = existing[key]
+            stored.append(Stored(raw_id, False, status, ticket_id))
+    return stored
 
 
 def quarantine(session: Session, raw_id: int, reason: str) -> None:
