@@ -46,7 +46,9 @@ class Understander:
             settings = rt.settings
             self.pool = ProcessPoolExecutor(
                 max_workers=workers,
-                mp_context=multiprocessing.get_context("forkserver"),
+                # fork: the workers inherit the loaded modules instead of importing them again (~3 s);
+                # ingest runs no threads of its own that a fork could copy mid-operation
+                mp_context=multiprocessing.get_context("fork"),
                 initializer=_init_worker,
                 initargs=(rt.policy, settings.ticket_prefix, settings.max_message_bytes, rt.own_addresses,
                           rt.own_domains),
@@ -83,7 +85,10 @@ def ingest_all(rt: Runtime, items: Iterator[RawInput], batch_size: int = 200,
     """Ingest everything, yielding results in input order as each batch commits."""
     first = list(itertools.islice(items, batch_size))
     if workers is None:
-        workers = min(os.cpu_count() or 1, 4) if len(first) >= POOL_THRESHOLD else 1
+        # The recording in this process costs about as much as parse + triage, so on two cores a pool
+        # only adds hand-over costs (bench/ingest.py: 1 process ~510/s, 2 workers ~450/s): use it on more.
+        cores = os.cpu_count() or 1
+        workers = min(cores - 1, 4) if cores > 2 and len(first) >= POOL_THRESHOLD else 1
     understander = Understander(rt, workers)
     try:
         previous: tuple[list[RawInput], list[Any], list[int], Any] | None = None
