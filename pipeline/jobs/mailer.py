@@ -6,10 +6,8 @@ own loop header) so well-behaved responders do not answer it, and pipeline.triag
 
 from __future__ import annotations
 
-import os
 import smtplib
 import ssl
-import tempfile
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -17,6 +15,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from pipeline import durable
 from pipeline.render import one_line
 from pipeline.store.models import Job
 
@@ -109,17 +108,5 @@ class Relay:
 
 
 def write_eml(folder: Path, name: str, message: EmailMessage) -> Path:
-    """Write atomically (temp file, fsync, rename) so a reader never sees half a message."""
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{name}.eml"
-    handle, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".eml")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(message.as_bytes())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return target
+    """Write atomically so a reader never sees half a message."""
+    return durable.write_atomically(folder / f"{name}.eml", message.as_bytes())

@@ -7,13 +7,11 @@ credentials); a recording Twilio has not finished yet (404) is retried with the 
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from pipeline import stt
+from pipeline import durable, stt
 from pipeline.calls import followups, rows, service
 from pipeline.calls.context import Context
 from pipeline.errors import ConfigError
@@ -35,18 +33,7 @@ def fetch(rt: Runtime, url: str, target: Path) -> Path:
     if target.is_file():
         return target
     data = twilio_api.download(rt.settings, url if url.endswith(MEDIA_SUFFIXES) else f"{url}.wav")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".wav")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return target
+    return durable.write_atomically(target, data)
 
 
 @worker.handles(followups.TRANSCRIBE)
