@@ -35,8 +35,8 @@ class Tables:
     conversions: tuple[dict[str, str], ...]  # zhconv's dictionary for each of LOCALES
     simplified: frozenset[str]
     traditional: frozenset[str]
-    simplified_runs: re.Pattern[str]  # the same sets as patterns: counting runs costs less than counting characters
-    traditional_runs: re.Pattern[str]
+    simplified_runs: _Runs  # the same sets, as patterns: counting runs costs less than counting characters
+    traditional_runs: _Runs
     # Per locale: the first two characters of its Han phrases -> the longest phrase starting so.
     phrase_starts: tuple[dict[str, int], ...]
     any_phrase_start: frozenset[str]
@@ -61,8 +61,8 @@ def tables(han_class: str) -> Tables:
         conversions=conversions,
         simplified=simplified,
         traditional=traditional,
-        simplified_runs=_runs(simplified),
-        traditional_runs=_runs(traditional),
+        simplified_runs=_Runs.of(simplified),
+        traditional_runs=_Runs.of(traditional),
         phrase_starts=tuple(_longest_by_start(keys) for keys in phrases),
         any_phrase_start=frozenset(key[:2] for keys in phrases for key in keys),
     )
@@ -75,22 +75,36 @@ def _longest_by_start(phrases: list[str]) -> dict[str, int]:
     return longest
 
 
-def _runs(chars: frozenset[str]) -> re.Pattern[str]:
-    """Runs of the characters; those beyond the BMP apart, behind a range check, as the regex
-    engine looks up a class of BMP characters in a table but walks a class of others one by one."""
-    bmp = "".join(sorted(re.escape(char) for char in chars if char <= "\uffff"))
-    astral = "".join(sorted(re.escape(char) for char in chars if char > "\uffff"))
-    alternatives = [f"[{bmp}]"] if bmp else []
-    if astral:
-        alternatives.append(f"(?=[\U00010000-\U0010ffff])[{astral}]")
-    return re.compile(f"(?:{'|'.join(alternatives) or '(?!)'})+")
+_BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """A set of characters as two patterns: the regex engine looks up a class of BMP characters in a
+    table, and can skip ahead to one, but walks a class of other characters one by one."""
+
+    bmp: re.Pattern[str]
+    beyond_bmp: re.Pattern[str]
+
+    @classmethod
+    def of(cls, chars: frozenset[str]) -> _Runs:
+        def runs(selected: list[str]) -> re.Pattern[str]:
+            return re.compile(f"[{''.join(sorted(map(re.escape, selected)))}]+" if selected else "(?!)")
+
+        return cls(runs([c for c in chars if c <= "\uffff"]), runs([c for c in chars if c > "\uffff"]))
+
+    def count(self, text: str, beyond_bmp: bool) -> int:
+        """How many characters of `text` are in the set; `beyond_bmp`: whether the text has any such."""
+        found = sum(map(len, self.bmp.findall(text)))
+        return found + sum(map(len, self.beyond_bmp.findall(text))) if beyond_bmp else found
 
 
 def counts(han: str, tables: Tables) -> tuple[int, int] | None:
     """(Simplified, Traditional) evidence in `han` (Han characters only), as language.form_counts
     defines it; None in the one case left to zhconv itself."""
-    simplified = sum(map(len, tables.simplified_runs.findall(han)))
-    traditional = sum(map(len, tables.traditional_runs.findall(han)))
+    beyond_bmp = _BEYOND_BMP.search(han) is not None
+    simplified = tables.simplified_runs.count(han, beyond_bmp)
+    traditional = tables.traditional_runs.count(han, beyond_bmp)
     pairs = map(operator.add, han, itertools.islice(han, 1, None))
     starts = list(itertools.compress(itertools.count(), map(tables.any_phrase_start.__contains__, pairs)))
     if not starts:

@@ -50,6 +50,7 @@ HAN_CLASS = (
 # Script patterns match runs: characters are counted as the lengths of the runs, which costs a
 # tenth of one match per character.
 _HAN = re.compile(f"{HAN_CLASS}+")
+_HAN_SPLIT = re.compile(f"({HAN_CLASS}+)")  # split keeps the runs: text, Han, text, Han...
 # Hiragana, katakana (less U+30FB "・", which decoded gb2312 text is full of), phonetic extensions,
 # half-width katakana.
 _KANA_RANGES = "\u3041-\u309f\u30a0-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9f"
@@ -106,14 +107,17 @@ def _detect(text: str) -> str | None:
     sample = text[:SCAN_CHARS]
     if sample.isascii():
         return _detect_ascii(sample)
-    han_runs = _HAN.findall(sample)
-    han = sum(map(len, han_runs))
+    # One split parts Han from the rest; the other scripts are counted in the rest, short in Chinese text.
+    pieces = _HAN_SPLIT.split(sample)
+    han_text, rest = "".join(pieces[1::2]), "".join(pieces[0::2])
+    han = len(han_text)
     kana = hangul = 0
-    if _KANA_OR_HANGUL.search(sample):  # rare: one search saves two counts
-        kana = _count(_KANA, sample)
-        hangul = _count(_HANGUL, sample)
-    latin = _count(_LATIN, sample)
-    other = _count_letters(sample) - han - kana - hangul - latin
+    if _KANA_OR_HANGUL.search(rest):  # rare: one search saves two counts
+        kana = _count(_KANA, rest)
+        hangul = _count(_HANGUL, rest)
+    latin = _count(_LATIN, rest)
+    han_letters = han if han_text.isalpha() else sum(map(str.isalpha, han_text))
+    other = han_letters + _count_letters(rest) - han - kana - hangul - latin
     letters = han + kana + hangul + latin + max(other, 0)
     if letters == 0:
         return None
@@ -124,14 +128,14 @@ def _detect(text: str) -> str | None:
         if kana and kana >= KANA_MIN_SHARE * (han + kana):
             return "ja"
         if han:
-            simplified, traditional = _han_form_counts("".join(han_runs))
+            simplified, traditional = _han_form_counts(han_text)
             return "zh-Hant" if traditional > simplified else "zh-Hans"
-    if _ANY_OWN_SCRIPT.search(sample):
+    if _ANY_OWN_SCRIPT.search(rest):
         for script, code in _OWN_SCRIPTS:
-            if _count(script, sample) > letters / 2:
+            if _count(script, rest) > letters / 2:
                 return code
     if latin > letters / 2:
-        if _ICELANDIC.search(sample):
+        if _ICELANDIC.search(rest):
             return "is"
         if is_plain_english(sample):
             return "en"

@@ -19,7 +19,6 @@ from __future__ import annotations
 import collections
 import functools
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +33,6 @@ except ImportError:  # pragma: no cover
 ASCII_TWINS = "\u0130\u0131\u017f\u212a"
 _TWIN = re.compile(f"[{ASCII_TWINS}]")
 _SET_LIMIT = 64  # more alternative strings than this and a part of a regex counts as unknown
-_CASELESS = frozenset(("Lo", "Nd", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Zs"))
 
 WORD = "\x00"  # marks a needle that counts only where no ASCII letter or digit comes before it
 _ALNUM = re.compile("[A-Za-z0-9]")
@@ -67,7 +65,12 @@ def phrase_anchor(first_words: Iterable[str]) -> Anchor:
     A phrase that starts with an ASCII letter or digit only matches at a word edge, so its first
     word is only looked for there: "is" in "this" is no place for "is down" to start.
     """
-    return Anchor(frozenset(WORD + w if _ALNUM.match(w) else w for w in first_words), starts=True)
+    return Anchor(frozenset(map(phrase_needle, first_words)), starts=True)
+
+
+def phrase_needle(first_word: str) -> str:
+    """The needle of a phrase's first word."""
+    return WORD + first_word if _ALNUM.match(first_word) else first_word
 
 
 def regex_anchor(regex: str, flags: int = 0) -> Anchor | None:
@@ -91,24 +94,36 @@ class _Group:
     Each match consumes the needle's first character, from a class the regex engine can skip ahead
     to, and captures the needle from there (the lookbehind steps back over that character), so every
     place is tried and no needle hides another. Needles at word edges also need no ASCII letter or
-    digit before them.
+    digit before them; in ASCII text, where most characters start some needle, the match consumes
+    the character before the word instead (`after_break`, searched with a space in front).
     """
 
     regex: re.Pattern[str]
     prefixes: dict[str, tuple[str, ...]]  # longest needle at a place -> every needle found there
+    after_break: re.Pattern[str] | None = None
 
     @classmethod
     def of(cls, keys: list[str], word_start: bool) -> _Group:
         words = {key[1:] if word_start else key: key for key in keys}
         prefixes = {w: tuple(words[w[:end]] for end in range(len(w), 0, -1) if w[:end] in words) for w in words}
         first = "".join(sorted({re.escape(word[0]) for word in words}))
-        edge = "(?<![a-z0-9].)" if word_start else ""
-        pattern = f"[{first}]{edge}(?<=(?=({_trie_regex(_trie(words))}))(?s:.))"
-        return cls(re.compile(pattern), prefixes)
+        trie = _trie_regex(_trie(words))
+        if not word_start:
+            return cls(re.compile(f"[{first}](?<=(?=({trie}))(?s:.))"), prefixes)
+        return cls(
+            re.compile(f"[{first}](?<![a-z0-9].)(?<=(?=({trie}))(?s:.))"),
+            prefixes,
+            re.compile(f"[\\x00-\\x2f\\x3a-\\x60\\x7b-\\U0010ffff](?=({trie}))"),  # [^a-z0-9], spelled out
+        )
 
     def find(self, folded: str, found: collections.defaultdict[str, list[int]]) -> None:
         prefixes = self.prefixes
-        for needle, start in [(match.group(1), match.start()) for match in self.regex.finditer(folded)]:
+        if self.after_break is not None and folded.isascii():
+            # " " + folded: the match at i consumes folded[i - 1], and the word starts at i.
+            hits = [(match.group(1), match.start()) for match in self.after_break.finditer(" " + folded)]
+        else:
+            hits = [(match.group(1), match.start()) for match in self.regex.finditer(folded)]
+        for needle, start in hits:
             for key in prefixes[needle]:
                 found[key].append(start)
 
@@ -122,7 +137,11 @@ class Index:
 
     @classmethod
     def of(cls, anchors: Iterable[Anchor | None]) -> Index:
-        keys = {key for anchor in anchors if anchor for key in anchor.needles}
+        return _index(frozenset(anchor for anchor in anchors if anchor))
+
+    @classmethod
+    def _of(cls, anchors: frozenset[Anchor]) -> Index:
+        keys = {key for anchor in anchors for key in anchor.needles}
         word = sorted(key for key in keys if key.startswith(WORD) and len(key) > 1)
         ascii_first = sorted(key for key in keys - set(word) if key[:1].isascii())
         other = sorted(key for key in keys - set(word) if key and not key[:1].isascii())
@@ -141,6 +160,11 @@ class Index:
         for group in self.groups:
             group.find(folded, found)
         return dict(found)
+
+
+@functools.lru_cache(maxsize=32)  # every Runtime builds the same policy's index: once is enough
+def _index(anchors: frozenset[Anchor]) -> Index:
+    return Index._of(anchors)
 
 
 def _trie(words: Iterable[str]) -> dict[str, Any]:
@@ -255,9 +279,7 @@ def _literal(char: str, flags: int) -> str | None:
         return char
     if char.isascii():
         return char.lower()
-    if unicodedata.category(char) in _CASELESS and char.lower() == char == char.upper():
-        return char
-    return None
+    return char if char.lower() == char == char.upper() else None  # no other case: matches itself only
 
 
 def _product(left: Strings, right: Strings) -> Strings:

@@ -14,7 +14,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.errors import ConfigError
@@ -132,6 +132,10 @@ class Matcher:
 
     patterns: tuple[re.Pattern[str], ...]
     anchors: tuple[needles.Anchor | None, ...] = ()  # one per pattern, when known
+    # The phrase pattern's alternatives (patterns[0], when there are phrases), in its order: the
+    # needle of each phrase's first word, and the phrase's regex.
+    phrase_parts: tuple[tuple[str, str], ...] = ()
+    _parts: dict[frozenset[str], re.Pattern[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @functools.cached_property
     def all_needles(self) -> frozenset[str] | None:
@@ -140,34 +144,57 @@ class Matcher:
             return None
         return frozenset().union(*(anchor.needles for anchor in self.anchors if anchor))
 
-    def _plan(self, found: needles.Occurrences | None) -> list[tuple[re.Pattern[str], list[int] | None]]:
-        """Each pattern worth running: with the places a phrase pattern may start, or None to run it
-        over the whole text. A pattern whose needles are absent cannot match and is left out."""
+    def _plan(self, found: needles.Occurrences | None) -> list[tuple[re.Pattern[str], Tries | None]]:
+        """Each pattern worth running, with the places a phrase pattern may start (and what to try
+        there), or None to run it over the whole text. A pattern whose needles are absent cannot
+        match and is left out."""
         if found is None or not self.anchors:
             return [(regex, None) for regex in self.patterns]
         if self.all_needles is not None and self.all_needles.isdisjoint(found):
             return []
-        plan: list[tuple[re.Pattern[str], list[int] | None]] = []
-        for regex, anchor in zip(self.patterns, self.anchors, strict=True):
+        plan: list[tuple[re.Pattern[str], Tries | None]] = []
+        for i, (regex, anchor) in enumerate(zip(self.patterns, self.anchors, strict=True)):
             if anchor is None:
                 plan.append((regex, None))
             elif anchor.starts:
-                if places := anchor.starts_in(found):
-                    plan.append((regex, places))
+                if tries := self._tries(i, regex, anchor, found):
+                    plan.append((regex, tries))
             elif anchor.is_possible(found):
                 plan.append((regex, None))
         return plan
 
+    def _tries(self, i: int, regex: re.Pattern[str], anchor: needles.Anchor, found: needles.Occurrences) -> Tries:
+        """Where the pattern may match, and the part of it to try there: only the phrases whose first
+        word is found there can match, and in the pattern's order they match as the whole would."""
+        present = anchor.needles.intersection(found)
+        if i != 0 or not self.phrase_parts:
+            return [(start, regex) for start in anchor.starts_in(found)]
+        if len(present) == 1:
+            part = self._part(present)
+            return [(start, part) for start in found[next(iter(present))]]
+        at: dict[int, list[str]] = {}
+        for needle in present:
+            for start in found[needle]:
+                at.setdefault(start, []).append(needle)
+        return [(start, self._part(frozenset(there))) for start, there in sorted(at.items())]
+
+    def _part(self, first_words: frozenset[str]) -> re.Pattern[str]:
+        part = self._parts.get(first_words)
+        if part is None:
+            sources = (source for needle, source in self.phrase_parts if needle in first_words)
+            part = self._parts[first_words] = re.compile("|".join(sources))
+        return part
+
     def spans(self, folded: str, found: needles.Occurrences | None = None) -> list[tuple[int, int]]:
         """(start, end) of every match of every pattern (they may overlap), as `finditer` finds them."""
         spans: list[tuple[int, int]] = []
-        for regex, places in self._plan(found):
-            if places is None:
+        for regex, tries in self._plan(found):
+            if tries is None:
                 spans.extend(match.span() for match in regex.finditer(folded) if match.end() > match.start())
                 continue
             end = 0  # phrases never match empty, so finditer goes on from the end of each match
-            for start in places:
-                if start >= end and (match := regex.match(folded, start)):
+            for start, part in tries:
+                if start >= end and (match := part.match(folded, start)):
                     end = match.end()
                     spans.append((start, end))
         return spans
@@ -181,11 +208,11 @@ class Matcher:
         """The first match in the text; the longest of those starting there."""
         folded = haystack.folded
         spans = []
-        for regex, places in self._plan(found):
-            if places is None:
+        for regex, tries in self._plan(found):
+            if tries is None:
                 match = regex.search(folded)
             else:
-                match = next(filter(None, (regex.match(folded, start) for start in places)), None)
+                match = next(filter(None, (part.match(folded, start) for start, part in tries)), None)
             if match and match.end() > match.start():
                 spans.append(match.span())
         if not spans:
@@ -194,15 +221,26 @@ class Matcher:
         return Found(start, end, haystack.shown[start:end])
 
 
+Tries = list[tuple[int, re.Pattern[str]]]  # a place, and the pattern to match there
+
+
 def compile_any(phrases: Iterable[str] = (), regexes: Iterable[str] = (), *, where: str) -> Matcher:
     """A matcher for any of the phrases or regexes; `where` names the policy key in errors."""
+    return _compile_any(tuple(phrases), tuple(regexes), where)
+
+
+@functools.lru_cache(maxsize=512)  # every Runtime compiles the same policy: once is enough
+def _compile_any(phrases: tuple[str, ...], regexes: tuple[str, ...], where: str) -> Matcher:
     compiled: list[re.Pattern[str]] = []
     anchors: list[needles.Anchor | None] = []
+    parts: tuple[tuple[str, str], ...] = ()
     try:
         unique = sorted({fold(normalize(phrase)) for phrase in phrases}, key=len, reverse=True)
         if unique:
-            compiled.append(re.compile("|".join(phrase_regex(phrase) for phrase in unique)))
+            sources = [phrase_regex(phrase) for phrase in unique]
+            compiled.append(re.compile("|".join(sources)))
             anchors.append(needles.phrase_anchor(phrase.split()[0] for phrase in unique))
+            parts = tuple(zip((needles.phrase_needle(phrase.split()[0]) for phrase in unique), sources, strict=True))
         for regex in regexes:
             compiled.append(re.compile(normalize(regex), re.IGNORECASE))
             anchors.append(needles.regex_anchor(normalize(regex), re.IGNORECASE))
@@ -210,7 +248,7 @@ def compile_any(phrases: Iterable[str] = (), regexes: Iterable[str] = (), *, whe
             raise ValueError("no phrases and no regex")
     except (re.error, ValueError, TypeError, AttributeError) as exc:
         raise ConfigError(f"policy {where}: {exc}") from exc
-    return Matcher(tuple(compiled), tuple(anchors))
+    return Matcher(tuple(compiled), tuple(anchors), parts)
 
 
 def section(policy: Mapping[str, Any], name: str) -> Mapping[str, Any]:

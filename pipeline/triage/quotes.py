@@ -18,11 +18,9 @@ These are heuristics for plain text (HTML already turned into text by the parser
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+
+from pipeline.triage import line_search
 
 # -- 1. reply headers -----------------------------------------------------------------------------
 
@@ -41,9 +39,13 @@ _WROTE = re.compile(
 # "在 2025年1月6日 周一 10:00，张三 <zs@example.com> 写道：", Gmail "张三 于2025年1月6日周一 写道：",
 # zh-TW "於 2025年1月6日 週一 上午10:00 寫道：".
 _WROTE_ZH = re.compile(r"(?:写道|寫道)\s*[:：]\s*$")
-_HEADER_FROM = re.compile(r"^\s*[*>]*\s*(?:from|发件人|發件人|寄件者|寄件人|von|de)\s*[*]*\s*[:：]", re.IGNORECASE)
+# "\s*(?:[*>]+\s*)?" is "\s*[*>]*\s*" that does not take quadratic time over a long run of spaces.
+_HEADER_FROM = re.compile(
+    r"^\s*(?:[*>]+\s*)?(?:from|发件人|發件人|寄件者|寄件人|von|de)\s*(?:[*]+\s*)?[:：]", re.IGNORECASE
+)
 _HEADER_SENT = re.compile(
-    r"^\s*[*>]*\s*(?:sent|date|发送时间|發送時間|寄件日期|时间|時間|日期|gesendet|datum|envoyé|enviado|fecha)\s*[*]*\s*[:：]",
+    r"^\s*(?:[*>]+\s*)?(?:sent|date|发送时间|發送時間|寄件日期|时间|時間|日期|gesendet|datum|envoyé|enviado|fecha)"
+    r"\s*(?:[*]+\s*)?[:：]",
     re.IGNORECASE,
 )
 _RULE_LINE = re.compile(r"^\s*[-_=*]{3,}\s*$")
@@ -171,7 +173,7 @@ _SIGN_OFF = re.compile(
     r"|mit\s+freundlichen\s+grüßen|viele\s+grüße|cordialement|saludos|atentamente"
     r"|此致(?:\s*敬礼|\s*敬禮)?|敬礼|敬禮|顺祝(?:商祺|商安|工作顺利)?|順祝(?:商祺|商安|工作順利)?|祝(?:好|商祺|工作顺利|工作順利)"
     r"|(?:非常|万分|萬分)?(?:谢谢|謝謝|感谢|感謝|多谢|多謝|唔該|唔该)(?:您|你|你们|你們)?(?:的(?:帮助|幫助|支持))?"
-    r")\s*[,，.。!！~～]*\s*$",
+    r")\s*(?:[,，.。!！~～]+\s*)?$",  # "\s*[,，.。!！~～]*\s*$", in linear time
     re.IGNORECASE,
 )
 _SIGNATURE_MAX_LINES = 8
@@ -192,29 +194,10 @@ def _looks_like_signature(block: list[str]) -> bool:
 
 def cut_sign_off(lines: list[str]) -> list[str]:
     """Everything before a sign-off line that only a short signature block follows."""
-    for i in _maybe_matching(lines, _SIGN_OFF_LINES):
+    for i in _SIGN_OFF_LINES.lines(lines):
         if i > 0 and _SIGN_OFF.match(lines[i]) and _looks_like_signature(lines[i + 1 :]):
             return lines[:i]
     return lines
-
-
-_SIGN_OFF_LINES = re.compile(f"\\n(?:{_SIGN_OFF.pattern})", re.IGNORECASE | re.MULTILINE)
-
-
-def _maybe_matching(lines: list[str], at_line_start: re.Pattern[str]) -> Iterator[int]:
-    """Ascending, the index of every line a line pattern may match: one search over all lines (the
-    pattern searched after a line break) instead of one match per line. A search match may run over
-    several lines ("\\s" takes line breaks too) and so hide a match of one of them: all count."""
-    if not lines:
-        return
-    text = "\n" + "\n".join(lines)
-    breaks = list(itertools.accumulate((len(line) + 1 for line in lines[:-1]), initial=0))  # each line's "\\n"
-    last = -1
-    for match in at_line_start.finditer(text):
-        first = bisect.bisect_right(breaks, match.start()) - 1
-        final = bisect.bisect_right(breaks, match.end() - 1) - 1
-        yield from range(max(first, last + 1), final + 1)
-        last = max(last, final)
 
 
 # -- all together ---------------------------------------------------------------------------------
@@ -222,39 +205,19 @@ def _maybe_matching(lines: list[str], at_line_start: re.Pattern[str]) -> Iterato
 STEPS = (cut_reply_headers, drop_quoted_lines, cut_footer, cut_signature, cut_sign_off)
 
 
-@dataclass(frozen=True)
-class _Hint:
-    """The patterns a step tries on each line, as searches over the whole text."""
-
-    at_line_start: re.Pattern[str]  # patterns that begin with "^", searched after a line break
-    anywhere: tuple[re.Pattern[str], ...] = ()  # patterns searched anywhere in a line
-
-    def search(self, lines_text: str) -> bool:
-        """`lines_text` is the text with a line break in front."""
-        return bool(self.at_line_start.search(lines_text) or any(hint.search(lines_text) for hint in self.anywhere))
-
-
-def _line_start(*patterns: re.Pattern[str] | str) -> re.Pattern[str]:
-    # The literal line break in front lets the regex engine skip from line to line.
-    sources = (pattern if isinstance(pattern, str) else pattern.pattern for pattern in patterns)
-    return re.compile("\\n(?:" + "|".join(f"(?:{source})" for source in sources) + ")", re.I | re.M)
-
-
-# A step changes nothing unless one of its patterns matches a line, so each step comes with those
-# patterns searched over the whole text at once, which is cheaper than trying them line by line: where
-# the searches find nothing the step is skipped. They find every line the step would match (with more
-# latitude: "\s" also crosses line breaks, case never matters), so skipping never changes the result.
-# The Gmail attribution wrapped over two lines ends its second line with "wrote:" (spelled out in
-# both cases: a pattern that starts with a plain character class is searched much faster).
+# A step changes nothing unless one of its line patterns matches a line, so each step comes with those
+# patterns as one LineSearch over all lines, much cheaper than trying them line by line: where it finds
+# nothing the step is skipped. The Gmail attribution wrapped over two lines ends its second line with
+# "wrote:" ("wrote" spelled out in both cases: searched ignoring case, it would be tried everywhere).
+_SIGN_OFF_LINES = line_search.LineSearch.of((_SIGN_OFF,))
 _HINTS = (
-    _Hint(
-        _line_start(_WROTE, _SEPARATOR_HEADER, _HEADER_FROM),
-        (re.compile(_WROTE_ZH.pattern, re.M), re.compile(r"[Ww][Rr][Oo][Tt][Ee]\s*:\s*$", re.M)),
+    line_search.LineSearch.of(
+        (_WROTE, _SEPARATOR_HEADER, _HEADER_FROM), (_WROTE_ZH, re.compile(r"[Ww][Rr][Oo][Tt][Ee]\s*:\s*$"))
     ),
-    _Hint(_line_start(r"^\s*[>＞]")),
-    _Hint(_line_start(_FOOTER_HEADING, _FOOTER_OPENING)),
-    _Hint(_line_start(_SIG_DELIMITER, _DEVICE_LINE)),
-    _Hint(_line_start(_SIGN_OFF)),
+    line_search.LineSearch.of((r"^\s*[>＞]",)),
+    line_search.LineSearch.of((_FOOTER_HEADING, _FOOTER_OPENING)),
+    line_search.LineSearch.of((_SIG_DELIMITER, _DEVICE_LINE)),
+    None,  # cut_sign_off looks for its lines with _SIGN_OFF_LINES itself
 )
 
 
@@ -271,13 +234,17 @@ def _trim(lines: list[str]) -> list[str]:
 def customer_words(text: str) -> str:
     """The customer's own words in a mail body; "" when the body is nothing but quotes and signature."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
-    lines = text.split("\n")
-    lines_text = "\n" + text
+    left = text.split("\n")
+    searched = line_search.LINE + text.replace("\n", line_search.LINE)  # line_search.joined(left), for the hints
     trimmed = False
     for step, hint in zip(STEPS, _HINTS, strict=True):
-        if hint.search(lines_text):
-            lines = _trim(step(lines))
+        if hint is None or hint.found(searched):
+            kept = _trim(step(left))
         elif not trimmed:  # a skipped step changes nothing, and trimming twice is trimming once
-            lines = _trim(lines)
+            kept = _trim(left)
+        else:
+            continue
         trimmed = True
-    return "\n".join(line.rstrip() for line in lines)
+        if len(kept) != len(left):  # steps only take lines away
+            left, searched = kept, line_search.joined(kept)
+    return "\n".join(map(str.rstrip, left))

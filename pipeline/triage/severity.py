@@ -14,6 +14,7 @@ quotes its first match. Negation is otherwise not understood.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -107,19 +108,25 @@ def _kept(
     haystack: patterns.Haystack, rules: Iterable[Rule], occurrences: needles.Occurrences | None
 ) -> list[tuple[int, int, Rule]]:
     """find_matches as (start, end, rule), without quoting each match."""
-    hits = []  # longest first, then most severe, then first in the text, then in the order found
-    for rule in rules:
-        for start, end in rule.matcher.spans(haystack.folded, occurrences):
-            hits.append((start - end, rule.level, start, len(hits), end, rule))
-    hits.sort()
+    hits = [(start, end, rule) for rule in rules for start, end in rule.matcher.spans(haystack.folded, occurrences)]
+    by_start = sorted(hits, key=_span)
+    if all(left[1] <= right[0] for left, right in itertools.pairwise(by_start)):
+        return by_start  # no overlaps, the usual case: every match stays
+    # Longest first, then most severe, then first in the text, then in the order found.
+    ranked = sorted(range(len(hits)), key=lambda i: (hits[i][0] - hits[i][1], hits[i][2].level, hits[i][0], i))
     taken = bytearray(len(haystack.folded))  # 1 where a kept match lies
     kept = []
-    for _, _, start, _, end, rule in hits:
+    for i in ranked:
+        start, end, _ = hits[i]
         if taken.find(1, start, end) == -1:
             taken[start:end] = b"\x01" * (end - start)
-            kept.append((start, end, rule))
-    kept.sort()  # by start: kept matches never overlap, so no two start together
+            kept.append(hits[i])
+    kept.sort(key=_span)  # kept matches never overlap, so no two start together
     return kept
+
+
+def _span(hit: tuple[int, int, Rule]) -> tuple[int, int]:
+    return hit[0], hit[1]
 
 
 def decide(matches: list[Match]) -> Match | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import unicodedata
+
 import pytest
 
 from pipeline.errors import ConfigError
@@ -58,3 +61,22 @@ def test_bad_patterns(phrases: tuple[str, ...], regexes: tuple[str, ...], messag
     with pytest.raises(ConfigError) as caught:
         patterns.compile_any(phrases, regexes, where="test")
     assert str(caught.value) == message
+
+
+def test_normalize_is_nfkc() -> None:
+    """normalize's short cut (decompositions first) gives unicodedata's NFKC, whatever follows them."""
+    blocks = [chr(code) for first, end in patterns._DECOMPOSED_BLOCKS for code in range(first, end)]
+    others = ["a", "A", "e", "\u0301", "\u0308", "\u3099", "\u1100", "\u1161", "\u11a8", "가", "中", "ｶ", "ﾞ", " ", "\n"]
+    rng = random.Random(11)
+    for char in blocks:
+        assert patterns.normalize(char) == unicodedata.normalize("NFKC", char), hex(ord(char))
+    for _ in range(3000):
+        text = "".join(
+            rng.choice(blocks) if rng.random() < 0.5 else rng.choice(others) for _ in range(rng.randint(0, 8))
+        )
+        assert patterns.normalize(text) == unicodedata.normalize("NFKC", text), ascii(text)
+
+
+@pytest.mark.parametrize("text", ["", "ABC def", "Ｐ１ and SEV1 设备DOWN了", "İı ſ K Ä"])
+def test_fold_lowers_ascii_letters_only(text: str) -> None:
+    assert patterns.fold(text) == "".join(char.lower() if "A" <= char <= "Z" else char for char in text)
