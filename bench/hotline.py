@@ -42,6 +42,7 @@ TOKEN = "bench-auth-token"
 PUBLIC = "https://intake.example.cn"
 OURS, ENGINEER = "+864001234567", "+8613900139000"
 ACCOUNT = "AC" + "b" * 32
+TARGET_S = 0.050
 
 
 def free_port() -> int:
@@ -131,6 +132,7 @@ async def load(host: str, port: int, requests: list[Request], rate: float,
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
     lag: list[float] = []
+    slow: dict[int, int] = defaultdict(int)  # second of the run -> requests over the target then
     work: asyncio.Queue[tuple[Request, bytes, float] | None] = asyncio.Queue()
 
     async def connection() -> None:
@@ -153,7 +155,9 @@ async def load(host: str, port: int, requests: list[Request], rate: float,
                 errors.append(f"{request.kind}: {type(exc).__name__} {exc}")
                 writer.close()
                 reader, writer = await asyncio.open_connection(host, port)
-            latencies[request.kind].append(time.perf_counter() - due)
+            latencies[request.kind].append(took := time.perf_counter() - due)
+            if took > TARGET_S:
+                slow[int(due - start)] += 1
         writer.close()
 
     workers = [asyncio.create_task(connection()) for _ in range(connections)]
@@ -168,6 +172,9 @@ async def load(host: str, port: int, requests: list[Request], rate: float,
     for _ in workers:
         work.put_nowait(None)
     await asyncio.gather(*workers)
+    if slow:
+        print("requests over the target, by second of the run:",
+              ", ".join(f"{second}s: {count}" for second, count in sorted(slow.items())))
     return latencies, errors, max(lag) if lag else 0.0
 
 
@@ -191,7 +198,7 @@ def report(name: str, latencies: dict[str, list[float]], errors: list[str], seco
               f"{row['max']:>8.1f}")
     for line in errors[:10]:
         print("  error:", line)
-    verdict = "meets" if rows["all"]["p99"] < 50 and not errors else "MISSES"
+    verdict = "meets" if rows["all"]["p99"] < TARGET_S * 1000 and not errors else "MISSES"
     print(f"p99 {rows['all']['p99']:.1f} ms: {verdict} the 50 ms target")
     return {"backend": name, "errors": len(errors), "kinds": rows}
 
@@ -225,6 +232,12 @@ def serve(folder: Path, database_url: str) -> tuple[subprocess.Popen[bytes], str
     raise SystemExit("intake serve did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stored(database_url: str) -> tuple[int, int, int]:
     engine = create_engine(database_url)
     with engine.connect() as connection:
@@ -239,10 +252,12 @@ def run(name: str, database_url: str, rate: float, seconds: float, seed: int) ->
     proc, base = serve(folder, database_url)
     try:
         requests = schedule(int(rate * seconds), random.Random(seed))
-        began = time.perf_counter()
+        began, cpu_before = time.perf_counter(), cpu_seconds(proc.pid)
         host, _, port = base.removeprefix("http://").partition(":")
         latencies, errors, lag = asyncio.run(load(host, int(port), requests, rate))
         result = report(name, latencies, errors, time.perf_counter() - began, lag)
+        result["server_cpu_s"] = cpu = cpu_seconds(proc.pid) - cpu_before
+        print(f"server CPU: {cpu:.1f} s, {cpu * 1000 / len(requests):.2f} ms per request")
         events, calls, tickets = stored(database_url)
         distinct = len({(r.path, r.params["CallSid"], json.dumps(r.params, sort_keys=True)) for r in requests})
         print(f"stored: {events} call events for {distinct} distinct requests, {calls} calls, {tickets} tickets")

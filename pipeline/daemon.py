@@ -28,6 +28,7 @@ from pipeline.web import app as web
 
 log = logging.getLogger(__name__)
 SWEEP_AFTER = timedelta(seconds=30)
+PLAN_PAUSE = 2.0  # a long planning pass rests as long as it works between batches (webhooks go first)
 
 
 class Wake:
@@ -110,8 +111,8 @@ async def every(seconds: float, step: Callable[[], Awaitable[object]], stop: asy
 
 
 class Ticker:
-    """One scheduler step: plan what is owed (every plan_interval_s: planning holds the write lock, and
-    its clocks are minutes long), then run what is due (every tick, and whenever woken)."""
+    """One scheduler step: plan what is owed (every plan_interval_s: often, so each pass has little to do
+    and never takes the process for long), then run what is due (every tick, and whenever woken)."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -120,8 +121,11 @@ class Ticker:
     def __call__(self) -> None:
         now = self.rt.now()
         if time.monotonic() - self.planned_at >= self.rt.settings.plan_interval_s:
-            scheduler.plan(self.rt, now)
+            began = time.monotonic()
+            added = scheduler.plan(self.rt, now, pause=PLAN_PAUSE)
             self.planned_at = time.monotonic()
+            if added:
+                log.info("planned: %d jobs added in %.0f ms", added, (self.planned_at - began) * 1000)
         worker.run_due(self.rt, now)
 
 

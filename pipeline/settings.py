@@ -181,7 +181,7 @@ class Settings(BaseModel):
     worker_id: str | None = None
     job_lease_s: float = Field(default=120.0, gt=0)
     scheduler_interval_s: float = Field(default=1.0, gt=0)  # how often due jobs are run
-    plan_interval_s: float = Field(default=30.0, gt=0)  # how often owed jobs are planned (holds the write lock)
+    plan_interval_s: float = Field(default=2.0, gt=0)  # how often owed jobs are planned (small passes)
     public_url: str | None = None
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None

@@ -1,23 +1,24 @@
 """The planner (issue 7): every ticket's promises, missed calls and the policy's visits as due jobs.
 
-`plan(rt, now)` runs before every worker pass (pipeline/daemon.py's tick, `intake jobs run-due`): it asks
+`plan(rt, now)` runs before worker passes (pipeline/daemon.py's tick, `intake jobs run-due`): it asks
 pipeline.jobs.owed what must exist, drafts it (pipeline.jobs.drafts) and pipeline.jobs.sync makes the
-tables say so. A pass replans the tickets changed since their plan mark (plan_marks) and the calls still
-inside their callback window; the first pass of a process and of each local day also replans every
-open (or recently resolved) ticket, the periodic visits and the monthly survey. Everything is keyed,
-so planning twice, or in several processes at once, adds each job once.
+tables say so. A pass replans the tickets and the missed calls changed since their plan marks
+(plan_marks, call_plan_marks); the first pass of a process and of each local day also replans every
+open (or recently resolved) ticket, every call inside its callback window, the periodic visits and the
+monthly survey. Everything is keyed, so planning twice, or in several processes at once, adds each job
+once. Passes decide in a snapshot and write briefly (pipeline.jobs.sync), so a pass does not hold the
+write lock while it renders letters.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from pipeline.jobs import drafts, handlers, owed, sync
@@ -25,7 +26,7 @@ from pipeline.runtime import Runtime
 from pipeline.store import db, models
 
 KINDS = handlers.KINDS  # what is planned here; importing handlers registers how each kind runs
-BATCH = 200
+BATCH = 10  # tickets per snapshot and per write: one write holds the lock for milliseconds
 RESOLVED_WINDOW = timedelta(days=45)  # a full pass replans tickets resolved this recently (revisits)
 
 
@@ -36,34 +37,52 @@ class _PassState:
     day: date | None = None
 
 
-def plan(rt: Runtime, now: datetime) -> int:
+def plan(rt: Runtime, now: datetime, pause: float = 0.0) -> int:
     """Create the jobs that are owed at `now` (idempotent); return how many were added.
 
-    One transaction in the usual tick (few changed tickets); a long backlog continues in batches.
+    Each step decides in a read-only snapshot and writes what it decided in a short transaction of its
+    own (see pipeline.jobs.sync): the calls (and, in a full pass, the visits and surveys), then the
+    tickets, BATCH at a time. `pause`: after each batch that has a next one, sleep this share of the time
+    it took, so that a long pass (a day's first, or after a burst) shares the process (its GIL) with the
+    webhooks being answered beside it instead of taking it for a second or more.
     """
     state: _PassState = vars(rt).setdefault("_scheduler_pass", _PassState())
     drafter = drafts.Drafter(rt, now)
     today = now.astimezone(drafter.hours.zone).date()
     full = state.day != today
-    with db.transaction(rt.sessions) as session:
-        added = _plan_calls(session, drafter)
+    with db.snapshot(rt.sessions) as session:
+        changes = sync.Changes(now)
+        _plan_calls(session, drafter, changes, _calls_to_plan(full))
         if full:
-            added += _plan_periodic(session, drafter, today) + _plan_surveys(session, drafter, today)
-        batch, after = _plan_tickets(session, drafter, full, 0)
-        added += batch
+            _plan_periodic(session, drafter, today, changes)
+            _plan_surveys(session, drafter, today, changes)
+    added = _write(rt, changes)
+    after: int | None = 0
     while after is not None:
-        with db.transaction(rt.sessions) as session:
-            batch, after = _plan_tickets(session, drafter, full, after)
-            added += batch
+        began = time.monotonic()
+        with db.snapshot(rt.sessions) as session:
+            changes = sync.Changes(now)
+            after = _plan_tickets(session, drafter, full, after, changes)
+        added += _write(rt, changes)
+        if pause and after is not None:
+            time.sleep((time.monotonic() - began) * pause)
     state.day = today
     return added
 
 
+def _write(rt: Runtime, changes: sync.Changes) -> int:
+    if not changes:
+        return 0
+    with db.transaction(rt.sessions) as session:
+        return changes.write(session)
+
+
 # tickets ----------------------------------------------------------------------------------------------
 
-def _plan_tickets(session: Session, drafter: drafts.Drafter, full: bool, after: int) -> tuple[int, int | None]:
-    """Replan the next batch of tickets after id `after`: the number of jobs added, and where the next
-    batch starts (None when this was the last)."""
+def _plan_tickets(session: Session, drafter: drafts.Drafter, full: bool, after: int,
+                  changes: sync.Changes) -> int | None:
+    """Replan the next batch of tickets after id `after`; return where the next batch starts (None when
+    this was the last)."""
     T, mark = models.Ticket, models.PlanMark
     changed = or_(mark.ticket_id.is_(None), mark.ticket_updated_at != T.updated_at)
     if full:
@@ -72,11 +91,13 @@ def _plan_tickets(session: Session, drafter: drafts.Drafter, full: bool, after: 
     tickets = list(session.scalars(select(T).outerjoin(mark, mark.ticket_id == T.id).where(changed, T.id > after)
                                    .order_by(T.id).limit(BATCH)))
     if not tickets:
-        return 0, None
-    return _plan_ticket_batch(session, drafter, tickets), tickets[-1].id if len(tickets) == BATCH else None
+        return None
+    _plan_ticket_batch(session, drafter, tickets, changes)
+    return tickets[-1].id if len(tickets) == BATCH else None
 
 
-def _plan_ticket_batch(session: Session, drafter: drafts.Drafter, tickets: Sequence[models.Ticket]) -> int:
+def _plan_ticket_batch(session: Session, drafter: drafts.Drafter, tickets: Sequence[models.Ticket],
+                       changes: sync.Changes) -> None:
     ids = [t.id for t in tickets]
     customers = _customers(session, {t.customer_id for t in tickets if t.customer_id})
     jobs = _group(session.scalars(select(models.Job).where(
@@ -84,21 +105,19 @@ def _plan_ticket_batch(session: Session, drafter: drafts.Drafter, tickets: Seque
     visits = _group(session.scalars(select(models.Visit).where(
         models.Visit.ticket_id.in_(ids), models.Visit.kind == "revisit")), "ticket_id")
     emails = _first_emails(session, customers)
-    added = 0
     for ticket in tickets:
         customer = customers.get(ticket.customer_id or -1)
         wanted, owed_jobs = drafter.ticket_owed(ticket)
         wanted, owed_jobs = _drop_stale_new_visits(wanted, owed_jobs, visits[ticket.id], drafter)
         email = emails.get(ticket.customer_id or -1)
-        rows = sync.sync_visits(
-            session, visits[ticket.id],
+        rows = changes.visits(
+            visits[ticket.id],
             [sync.VisitDraft(v, ticket.customer_id, ticket.id, _customer_address(ticket, email)) for v in wanted],
-            sync.sent_keys(jobs[ticket.id]), drafter.now)
-        added += sync.sync_jobs(session, jobs[ticket.id], [
+            sync.sent_keys(jobs[ticket.id]))
+        changes.jobs(jobs[ticket.id], [
             drafter.draft(o, ticket=ticket, customer=customer, visit=rows.get(o.visit or ""), customer_email=email)
-            for o in owed_jobs], drafter.now, drafter.rules.catch_up)
-    _mark(session, tickets)
-    return added
+            for o in owed_jobs], drafter.rules.catch_up)
+    changes.mark(tickets=tickets)
 
 
 def _drop_stale_new_visits(wanted: list[owed.Visit], jobs: list[owed.Owed], existing: list[models.Visit],
@@ -111,22 +130,30 @@ def _drop_stale_new_visits(wanted: list[owed.Visit], jobs: list[owed.Owed], exis
     return [v for v in wanted if v.key not in stale], [o for o in jobs if o.visit not in stale]
 
 
-def _mark(session: Session, tickets: Sequence[models.Ticket]) -> None:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(models.PlanMark).values([{"ticket_id": t.id, "ticket_updated_at": t.updated_at}
-                                                for t in tickets])
-    session.execute(statement.on_conflict_do_update(
-        index_elements=["ticket_id"], set_={"ticket_updated_at": statement.excluded.ticket_updated_at}))
-
-
 # missed calls -----------------------------------------------------------------------------------------
 
-def _plan_calls(session: Session, drafter: drafts.Drafter) -> int:
-    calls = list(session.scalars(select(models.Call).where(
-        models.Call.callback_due.is_not(None),
-        models.Call.callback_due >= drafter.now - drafter.rules.catch_up).order_by(models.Call.id)))
+def _calls_to_plan(full: bool) -> ColumnElement[bool]:
+    """In a full pass every call (inside its window), else those changed since their plan mark or whose
+    ticket did (an answer or a resolution ends what a call owes)."""
+    if full:
+        return true()
+    C, T, mark, ticket_mark = models.Call, models.Ticket, models.CallPlanMark, models.PlanMark
+    ticket_changed = (select(T.id).outerjoin(ticket_mark, ticket_mark.ticket_id == T.id)
+                      .where(T.id == C.ticket_id, or_(ticket_mark.ticket_id.is_(None),
+                                                      ticket_mark.ticket_updated_at != T.updated_at)))
+    return or_(mark.call_id.is_(None), mark.call_updated_at != C.updated_at, ticket_changed.exists())
+
+
+def _plan_calls(session: Session, drafter: drafts.Drafter, changes: sync.Changes,
+                which: ColumnElement[bool]) -> None:
+    """Replan the missed calls still inside their callback window that `which` selects."""
+    C = models.Call
+    calls = list(session.scalars(
+        select(C).outerjoin(models.CallPlanMark, models.CallPlanMark.call_id == C.id)
+        .where(C.callback_due.is_not(None), C.callback_due >= drafter.now - drafter.rules.catch_up, which)
+        .order_by(C.id)))
     if not calls:
-        return 0
+        return
     tickets = {t.id: t for t in session.scalars(select(models.Ticket).where(
         models.Ticket.id.in_({c.ticket_id for c in calls if c.ticket_id})))}
     customers = _customers(session, {c.customer_id for c in calls if c.customer_id})
@@ -134,17 +161,16 @@ def _plan_calls(session: Session, drafter: drafts.Drafter) -> int:
     keys = [key for c in calls for key in _call_keys(c.id)]
     existing = list(session.scalars(select(models.Job).where(models.Job.dedupe_key.in_(keys))))
     foreign = _foreign_callback_jobs(session, calls, set(keys))
-    added = 0
     for call in calls:
         ticket = tickets.get(call.ticket_id or -1)
         customer = customers.get(call.customer_id or -1)
         wanted = [o for o in drafter.call_owed(call, ticket) if (call.id, o.kind) not in foreign]
         mine = [job for job in existing if job.dedupe_key in _call_keys(call.id)]
-        added += sync.sync_jobs(session, mine, [
+        changes.jobs(mine, [
             drafter.draft(o, ticket=ticket, customer=customer, call=call, customer_email=emails.get(
                 call.customer_id or -1), customer_language=call.language) for o in wanted],
-            drafter.now, drafter.rules.catch_up)
-    return added
+            drafter.rules.catch_up)
+    changes.mark(calls=calls)
 
 
 def _call_keys(call_id: int) -> tuple[str, ...]:
@@ -172,9 +198,9 @@ def _foreign_callback_jobs(session: Session, calls: Sequence[models.Call], mine:
 
 # periodic visits and the monthly survey ---------------------------------------------------------------
 
-def _plan_periodic(session: Session, drafter: drafts.Drafter, today: date) -> int:
+def _plan_periodic(session: Session, drafter: drafts.Drafter, today: date, changes: sync.Changes) -> None:
     if not drafter.rules.visits:
-        return 0
+        return
     customers = {c.id: c for c in session.scalars(select(models.Customer).order_by(models.Customer.id))}
     emails, languages = _first_emails(session, customers), _latest_languages(session)
     planned = [(customer, rule, visit, jobs) for customer in customers.values() for rule in drafter.rules.visits
@@ -186,18 +212,18 @@ def _plan_periodic(session: Session, drafter: drafts.Drafter, today: date) -> in
         [v.key for _, _, v, _ in planned]))))
     eligible = [(c, v, jobs) for c, rule, v, jobs in planned
                 if c.tier in rule.tiers and drafter.rules.has_clause(c.name, rule.contract_clause)]
-    rows = sync.sync_visits(session, visits, [sync.VisitDraft(v, c.id, None, emails.get(c.id))
-                                              for c, v, _ in eligible], sync.sent_keys(existing), drafter.now)
-    return sync.sync_jobs(session, existing, [
+    rows = changes.visits(visits, [sync.VisitDraft(v, c.id, None, emails.get(c.id)) for c, v, _ in eligible],
+                          sync.sent_keys(existing))
+    changes.jobs(existing, [
         drafter.draft(o, customer=c, visit=rows.get(v.key), customer_email=emails.get(c.id),
                       customer_language=languages.get(c.id)) for c, v, jobs in eligible for o in jobs],
-        drafter.now, drafter.rules.catch_up)
+        drafter.rules.catch_up)
 
 
-def _plan_surveys(session: Session, drafter: drafts.Drafter, today: date) -> int:
+def _plan_surveys(session: Session, drafter: drafts.Drafter, today: date, changes: sync.Changes) -> None:
     day = owed.survey_day(today, drafter.rules, drafter.calendar)
     if day is None:
-        return 0
+        return
     first, this = owed.previous_month(today)
     start, end = (datetime.combine(d, datetime.min.time(), tzinfo=drafter.hours.zone) for d in (first, this))
     resolved = session.scalars(select(models.Ticket).where(
@@ -213,14 +239,14 @@ def _plan_surveys(session: Session, drafter: drafts.Drafter, today: date) -> int
     visits = list(session.scalars(select(models.Visit).where(
         models.Visit.dedupe_key.in_([visit.key for visit, _ in planned.values()]))))
     latest = {person: tickets[-1] for person, tickets in by_person.items()}
-    sync.sync_visits(session, visits, [sync.VisitDraft(visit, latest[p].customer_id, None, p)
-                                       for p, (visit, _) in planned.items()], sync.sent_keys(existing), drafter.now)
-    return sync.sync_jobs(session, existing, [
+    changes.visits(visits, [sync.VisitDraft(visit, latest[p].customer_id, None, p)
+                            for p, (visit, _) in planned.items()], sync.sent_keys(existing))
+    changes.jobs(existing, [
         drafter.draft(job, customer=customers.get(latest[p].customer_id or -1), customer_email=p,
                       customer_language=latest[p].language,
                       extra={"month": f"{first:%Y-%m}", "name": latest[p].requester_name, "tickets": [
                           {"number": t.number, "subject": t.subject} for t in by_person[p]]})
-        for p, (_, job) in planned.items()], drafter.now, drafter.rules.catch_up)
+        for p, (_, job) in planned.items()], drafter.rules.catch_up)
 
 
 # small reads ------------------------------------------------------------------------------------------
@@ -263,6 +289,10 @@ def _group(rows: object, attribute: str) -> defaultdict[int, list]:
 
 
 def plan_ticket(rt: Runtime, session: Session, ticket: models.Ticket, now: datetime) -> int:
-    """Replan one ticket inside the caller's transaction (a change staff made, as of `now`)."""
+    """Replan one ticket and its missed calls inside the caller's transaction (a change staff made, as of
+    `now`)."""
     session.flush()
-    return _plan_ticket_batch(session, drafts.Drafter(rt, now), [ticket])
+    changes, drafter = sync.Changes(now), drafts.Drafter(rt, now)
+    _plan_ticket_batch(session, drafter, [ticket], changes)
+    _plan_calls(session, drafter, changes, models.Call.ticket_id == ticket.id)
+    return changes.write(session)

@@ -1,7 +1,8 @@
 """Engines, transactions and migrations.
 
 SQLite is the embedded default: WAL, synchronous=FULL (a commit is on disk before we answer 250), and every
-transaction begins IMMEDIATE so one writer at a time holds the lock instead of failing on upgrade.
+transaction begins IMMEDIATE so one writer at a time holds the lock instead of failing on upgrade; a
+`snapshot` (reads only) begins DEFERRED and takes no lock: in WAL it neither waits for nor blocks the writer.
 PostgreSQL is the scale-out: several processes share work through row locks (see queries.claim_due_jobs).
 """
 
@@ -28,6 +29,7 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=30000",
 )
+READ_ONLY = "intake_read_only"  # an execution option: this connection's transaction only reads
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -41,7 +43,8 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -67,6 +70,21 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     try:
         with sessions.begin() as session:
             yield session
+    except OperationalError as exc:
+        raise StoreUnavailable(f"the database is unavailable: {exc.orig}") from exc
+
+
+@contextlib.contextmanager
+def snapshot(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One read-only transaction (a consistent snapshot), rolled back at the end: for work that decides
+    first and writes later in a short `transaction`, so the write lock is not held while it thinks."""
+    try:
+        with sessions() as session:
+            session.connection(execution_options={READ_ONLY: True})
+            try:
+                yield session
+            finally:
+                session.rollback()
     except OperationalError as exc:
         raise StoreUnavailable(f"the database is unavailable: {exc.orig}") from exc
 

@@ -336,3 +336,13 @@ class PlanMark(Base):
 
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
     ticket_updated_at: Mapped[datetime]
+
+
+class CallPlanMark(Base):
+    """The call version the scheduler last planned (its callback jobs), so each tick replans only changed
+    calls."""
+
+    __tablename__ = "call_plan_marks"
+
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    call_updated_at: Mapped[datetime]

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import create_engine, select, text, update
 
-from pipeline.jobs import scheduler, worker
+from pipeline.jobs import drafts, scheduler, sync, worker
 from pipeline.records import RawInput
 from pipeline.runtime import Runtime
 from pipeline.store import db, models, queries, views
@@ -189,3 +190,69 @@ def test_a_retried_job_keeps_the_workers_backoff(runtime: Runtime) -> None:
         job.attempts, job.due_at = 1, retry_at
     change(runtime, number, at("2026-03-02 10:12"), lambda t: None)  # the ticket changes: it is replanned
     assert jobs(runtime)["sla_warning:1:response"][:2] == ("pending", "03-02 10:30")
+
+
+def test_a_missed_call_is_replanned_when_it_or_its_ticket_changes(runtime: Runtime) -> None:
+    now = at("2026-03-02 22:00")
+    number = mail(runtime, now - timedelta(minutes=5), "Board down", "Board 3 is down.", "ann@mill.example.com")
+    with db.transaction(runtime.sessions) as session:
+        ticket = queries.ticket_by_number(session, number)
+        assert ticket is not None
+        session.add(models.Call(call_sid="CA1", from_number="+8613800138000", ticket_id=ticket.id, status="no-answer",
+                                started_at=now, ended_at=now, callback_due=now + timedelta(minutes=15),
+                                created_at=now, updated_at=now))
+    scheduler.plan(runtime, now)  # the day's first pass
+    assert jobs(runtime)["callback_reminder:1"][:2] == ("pending", "03-02 22:05")
+    with db.transaction(runtime.sessions) as session:  # changed behind the planner's back, updated_at kept
+        call = session.scalar(select(models.Call))
+        assert call is not None
+        call.callback_due = now + timedelta(minutes=30)
+    scheduler.plan(runtime, now + timedelta(minutes=1))  # same day: an unchanged call is not replanned
+    assert jobs(runtime)["callback_reminder:1"][:2] == ("pending", "03-02 22:05")
+    with db.transaction(runtime.sessions) as session:
+        call = session.scalar(select(models.Call))
+        assert call is not None
+        call.updated_at = now + timedelta(minutes=1)
+    scheduler.plan(runtime, now + timedelta(minutes=2))  # the call changed: its reminder moves
+    assert jobs(runtime)["callback_reminder:1"][:2] == ("pending", "03-02 22:20")
+    change(runtime, number, now + timedelta(minutes=3),
+           lambda t: setattr(t, "first_response_at", now + timedelta(minutes=3)))
+    scheduler.plan(runtime, now + timedelta(minutes=4))  # its ticket was answered: nothing more is owed
+    assert jobs(runtime)["callback_reminder:1"][0] == "cancelled"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # SQLite's one write lock is what this is about
+def test_planning_decides_without_holding_the_write_lock(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(3):
+        mail(runtime, at("2026-03-02 10:00"), f"Board {n} alarm", "An alarm.", f"user{n}@mill.example.com")
+    other = create_engine(runtime.settings.database_url, connect_args={"timeout": 0.2})  # no waiting
+    written = []
+    draft = drafts.Drafter.draft
+
+    def draft_and_write_beside(self: drafts.Drafter, *args: object, **kwargs: object) -> object:
+        if not written:  # the planner is deciding: another writer gets the lock at once
+            with other.begin() as connection:
+                connection.execute(text("UPDATE customers SET name = name"))
+            written.append(True)
+        return draft(self, *args, **kwargs)
+
+    monkeypatch.setattr(drafts.Drafter, "draft", draft_and_write_beside)
+    assert scheduler.plan(runtime, at("2026-03-02 10:00")) > 0 and written
+    other.dispose()
+
+
+def test_a_job_sent_after_the_snapshot_is_not_moved_or_cancelled(runtime: Runtime) -> None:
+    mail(runtime, at("2026-03-02 10:00"), "Board down", "Board 3 is down.", "ann@mill.example.com")
+    scheduler.plan(runtime, at("2026-03-02 10:00"))
+    with runtime.sessions() as session:
+        job = session.scalar(select(models.Job).where(models.Job.dedupe_key == "sla_warning:1:response"))
+        assert job is not None
+        stale = sync.Changes(at("2026-03-02 10:01"))
+        moved = {name: getattr(job, name) for name in sync.MOVED_FIELDS}
+        stale.moved_jobs.append({"job_id": job.id, **moved, "due_at": at("2026-03-03 10:00")})
+        stale.cancelled_jobs.append(job.id)
+    with db.transaction(runtime.sessions) as session:  # sent between the planner's read and its write
+        session.execute(update(models.Job).where(models.Job.id == job.id).values(status="sent"))
+    with db.transaction(runtime.sessions) as session:
+        stale.write(session)
+    assert jobs(runtime)["sla_warning:1:response"][:2] == ("sent", "03-02 10:11")  # as it was

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 22:50:20.432125
+Create Date: 2026-11-23 01:57:39.123114
 """
 
 from __future__ import annotations
@@ -264,6 +264,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_visits_ticket_id"), ["ticket_id"], unique=False)
 
     op.create_table(
+        "call_plan_marks",
+        sa.Column("call_id", sa.Integer(), nullable=False),
+        sa.Column("call_updated_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["call_id"], ["calls.id"], name=op.f("fk_call_plan_marks_call_id_calls"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("call_id", name=op.f("pk_call_plan_marks")),
+    )
+    op.create_table(
         "messages",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("ticket_id", sa.Integer(), nullable=True),
@@ -326,6 +335,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_messages_message_id"))
 
     op.drop_table("messages")
+    op.drop_table("call_plan_marks")
     with op.batch_alter_table("visits", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_visits_ticket_id"))
         batch_op.drop_index(batch_op.f("ix_visits_kind"))
