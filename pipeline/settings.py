@@ -43,6 +43,7 @@ class ImapMailbox(BaseModel):
     host: str
     port: int = 993
     tls: Literal["ssl", "starttls", "none"] = "ssl"
+    ca_file: Path | None = None  # PEM CA(s) the server certificate must chain to; None: the system's CAs
     user: str
     password: str | None = None
     password_file: Path | None = None

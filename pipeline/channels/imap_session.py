@@ -77,6 +77,15 @@ def secret(mailbox: ImapMailbox) -> tuple[str, str]:
     raise MailboxLoginFailed("no password, password_file or oauth2_token_command in the [[imap]] table")
 
 
+def tls_context(mailbox: ImapMailbox) -> ssl.SSLContext:
+    """Verifies the server's certificate and host name: against ca_file alone when it is set (a private CA),
+    else against the system's CAs."""
+    try:
+        return ssl.create_default_context(cafile=str(mailbox.ca_file) if mailbox.ca_file else None)
+    except OSError as exc:  # missing, unreadable, or no PEM certificate in it (ssl.SSLError)
+        raise MailboxUnavailable(f"ca_file {mailbox.ca_file}: {exc.strerror or _text(exc)}") from exc
+
+
 def internal_time(value: Any) -> datetime:
     if not isinstance(value, datetime):
         return datetime.now(UTC)
@@ -99,12 +108,12 @@ class MailboxSession:
         kind, value = secret(box)
         timeout = SocketTimeout(connect=min(15.0, box.timeout_s), read=box.timeout_s)
         with wrapped(f"connecting to {box.host}:{box.port}"):
-            client = IMAPClient(box.host, port=box.port, ssl=box.tls == "ssl", timeout=timeout,
-                                ssl_context=ssl.create_default_context() if box.tls != "none" else None)
+            context = tls_context(box) if box.tls != "none" else None
+            client = IMAPClient(box.host, port=box.port, ssl=box.tls == "ssl", timeout=timeout, ssl_context=context)
             self.client = client
             client.normalise_times = False  # keep INTERNALDATE's offset; we convert to UTC ourselves
-            if box.tls == "starttls":
-                client.starttls(ssl.create_default_context())
+            if context is not None and box.tls == "starttls":
+                client.starttls(context)
         with wrapped("login"):
             if kind == "oauth2":
                 client.oauth2_login(box.user, value)

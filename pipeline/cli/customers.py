@@ -1,15 +1,26 @@
-"""`intake customers import FILE.csv` and `intake customers list`."""
+"""`intake customers import FILE.csv` and `intake customers list`.
+
+An import that changes a customer's tier or policy overrides gives that customer's open and waiting tickets
+new deadlines and replans their jobs (pipeline.jobs.scheduler.plan_ticket) in the same transaction, as
+`intake tickets severity` does for one ticket. `--at` says when the new terms took effect (default now);
+planning happens as of that instant.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from pathlib import Path
+
+from sqlalchemy.orm import Session
 
 from pipeline.cli import common, output
 from pipeline.errors import UsageError
-from pipeline.store import db, queries, views
-from pipeline.tickets import customers
+from pipeline.jobs import scheduler
+from pipeline.runtime import Runtime
+from pipeline.store import db, models, queries, views
+from pipeline.tickets import customers, service
 
 COLUMNS = ("name", "tier", "emails", "domains", "phones", "manager_email", "timezone")
 
@@ -17,8 +28,10 @@ COLUMNS = ("name", "tier", "emails", "domains", "phones", "manager_email", "time
 def register(nouns: argparse._SubParsersAction) -> None:
     parser = nouns.add_parser("customers", help="customers, their tiers and contacts")
     verbs = common.add_subcommands(parser)
-    importer = verbs.add_parser("import", help=f"import a CSV with the header {','.join(customers.HEADER)}")
+    importer = verbs.add_parser("import", help=f"import a CSV with the header {','.join(customers.HEADER)} "
+                                f"(and optionally {customers.OVERRIDES}, a JSON object)")
     importer.add_argument("file")
+    importer.add_argument("--at", help="when the new terms take effect (ISO 8601; default now)")
     importer.set_defaults(func=import_csv)
     output.add_json_option(verbs.add_parser("list", help="list customers")).set_defaults(func=list_customers)
 
@@ -30,14 +43,26 @@ def import_csv(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from exc
     with common.runtime() as rt:
-        rows, errors = customers.read_csv(text.splitlines(keepends=True), rt.settings.timezone)
+        rows, errors = customers.read_csv(text.splitlines(keepends=True), rt.settings.timezone, rt.service_policy)
+        now = common.parse_time(args.at, rt.settings.zone) or rt.now()
         with db.transaction(rt.sessions) as session:
-            for row in rows:
-                customers.upsert(session, row, rt.now())
+            changed = customers.import_rows(session, rows, now)
+            recomputed = follow_customers(rt, session, changed, now)
     for error in errors:
         print(f"{path}: {error}", file=sys.stderr)
-    print(f"imported {len(rows)} customer(s), rejected {len(errors)} row(s)")
+    print(f"imported {len(rows)} customer(s), rejected {len(errors)} row(s), "
+          f"recomputed the deadlines of {recomputed} open ticket(s)")
     return 1 if errors else 0
+
+
+def follow_customers(rt: Runtime, session: Session, changed: list[models.Customer], now: datetime) -> int:
+    """New deadlines and a new plan for the open tickets of customers whose terms changed; how many."""
+    ctx, count = service.context(rt), 0
+    for customer in changed:
+        for ticket in service.follow_customer(session, ctx, customer, now):
+            scheduler.plan_ticket(rt, session, ticket, now)
+            count += 1
+    return count
 
 
 def list_customers(args: argparse.Namespace) -> int:

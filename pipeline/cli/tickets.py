@@ -1,14 +1,16 @@
-"""`intake tickets list|show|resolve|reopen|severity|respond|wait|resume|part-needed`.
+"""`intake tickets list|show|resolve|reopen|severity|respond|onsite|wait|resume|part-needed`.
 
 Every change runs in one transaction with the ticket's replanning (pipeline.jobs.scheduler.plan_ticket),
 so `intake reminders list` agrees with the ticket at once: a response cancels the response clock's
-warning and escalation, a new severity moves them, a resolution plans the follow-up visit. `--at`
+warning and escalation, an arrival on site those of the on-site clock, a new severity moves them, a
+resolution plans the follow-up visit. `--at`
 says when the change happened (default now); planning happens as of that instant.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from datetime import datetime
 
@@ -39,6 +41,7 @@ def register(nouns: argparse._SubParsersAction) -> None:
         ("resolve", "mark resolved (plans the follow-up visit)", resolve),
         ("reopen", "reopen a resolved ticket", reopen),
         ("respond", "record the first response to the customer (stops the response clock)", respond),
+        ("onsite", "record the engineer's arrival on site (stops the on-site clock)", onsite),
         ("wait", "waiting for the customer: pauses the resolve clock", wait),
         ("resume", "no longer waiting: the resolve clock runs again, later by the pause", resume),
         ("part-needed", "a spare part is needed: dispatch today before the 15:00 cut-off, else next working day",
@@ -110,6 +113,9 @@ def change(action: Action) -> Callable[[argparse.Namespace], int]:
         row.pop("messages")
         if action is part_needed and not args.json:
             print(f"part dispatch on {row['part_dispatch_on']}")
+        if action is onsite and row["onsite_due"] is None:  # a note, not an error: the arrival is recorded
+            print(f"intake: {row['number']}: level {row['severity']} promises no on-site arrival; "
+                  f"arrival recorded at {row['onsite_at']}", file=sys.stderr)
         output.emit_one(row, args.json)
         return 0
 
@@ -133,6 +139,10 @@ def reopen(rt: Runtime, session: Session, ticket: models.Ticket, at: datetime, a
 
 def respond(rt: Runtime, session: Session, ticket: models.Ticket, at: datetime, args: argparse.Namespace) -> None:
     service.respond(ticket, at)
+
+
+def onsite(rt: Runtime, session: Session, ticket: models.Ticket, at: datetime, args: argparse.Namespace) -> None:
+    service.arrive_onsite(ticket, at)
 
 
 def wait(rt: Runtime, session: Session, ticket: models.Ticket, at: datetime, args: argparse.Namespace) -> None:

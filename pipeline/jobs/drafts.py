@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from pipeline.jobs import letters, owed, sync
 from pipeline.jobs.rules import SchedulerRules
@@ -48,6 +48,16 @@ def ticket_facts(ticket: models.Ticket) -> owed.TicketFacts:
     return owed.TicketFacts(**{field.name: getattr(ticket, field.name) for field in fields(owed.TicketFacts)})
 
 
+def customer_overrides(ticket: models.Ticket) -> dict[str, Any] | None:
+    """The policy overrides of the ticket's customer (its own warn_share, say). Read through the ticket's
+    session: the planner has loaded its batch's customers there already, so this costs no query."""
+    session = object_session(ticket)
+    if session is None or ticket.customer_id is None:
+        return None
+    customer = session.get(models.Customer, ticket.customer_id)
+    return customer.policy_overrides if customer is not None else None
+
+
 def call_facts(call: models.Call) -> owed.CallFacts:
     assert call.callback_due is not None
     return owed.CallFacts(call.id, call.started_at, call.ended_at, call.callback_due)
@@ -68,8 +78,9 @@ class Drafter:
     def ticket_owed(self, ticket: models.Ticket) -> tuple[list[owed.Visit], list[owed.Owed]]:
         facts = ticket_facts(ticket)
         visits, follow_up = owed.revisit(facts, self.rules, self.hours, self.calendar)
-        return visits, [*owed.sla_jobs(facts, self.service, self.calendar), *owed.escalation_jobs(facts),
-                        *follow_up]
+        overrides = customer_overrides(ticket)
+        return visits, [*owed.sla_jobs(facts, self.service, self.calendar, overrides),
+                        *owed.escalation_jobs(facts), *follow_up]
 
     def call_owed(self, call: models.Call, ticket: models.Ticket | None) -> list[owed.Owed]:
         facts = ticket_facts(ticket) if ticket is not None else None

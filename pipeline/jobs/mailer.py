@@ -6,8 +6,11 @@ own loop header) so well-behaved responders do not answer it, and pipeline.triag
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import smtplib
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -79,32 +82,103 @@ class Relay:
             password=unquote(parts.password) if parts.password else None,
         )
 
-    def send(self, message: EmailMessage, envelope_from: str, recipients: list[str], timeout_s: float = 30) -> None:
+    def connect(self, timeout_s: float = 30) -> smtplib.SMTP:
+        """An SMTP session, greeted, secured and logged in."""
         try:  # a TLS context costs ~80 ms to build (it loads the CA store): only when TLS is used
             if self.implicit_tls:
                 client: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=timeout_s,
                                                       context=ssl.create_default_context())
             else:
                 client = smtplib.SMTP(self.host, self.port, timeout=timeout_s)
-            with client:
+            try:
                 client.ehlo()
                 if not self.implicit_tls and client.has_extn("starttls"):
                     client.starttls(context=ssl.create_default_context())
                     client.ehlo()
                 if self.user:
                     client.login(self.user, self.password or "")
-                refused = client.send_message(message, from_addr=envelope_from, to_addrs=recipients)
-                if refused:
-                    raise PermanentFailure(f"recipients refused: {refused}")
-        except smtplib.SMTPResponseException as exc:
-            text = f"{exc.smtp_code} {exc.smtp_error!r}"
-            raise (PermanentFailure if exc.smtp_code >= 500 else TransientFailure)(text) from exc
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            kind = PermanentFailure if all(code >= 500 for code in codes) else TransientFailure
-            raise kind(f"recipients refused: {exc.recipients}") from exc
+            except BaseException:
+                client.close()
+                raise
+            return client
         except (OSError, smtplib.SMTPException) as exc:
-            raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+            raise _failure(exc) from exc
+
+    def send(self, message: EmailMessage, envelope_from: str, recipients: list[str]) -> None:
+        """Send on the session this pass keeps open to the relay (see `sessions`), or on a new one."""
+        kept = _kept_sessions.get()
+        if kept is None:
+            client = self.connect()
+            try:
+                _send(client, message, envelope_from, recipients)
+            finally:
+                _quit(client)
+            return
+        client = kept.get(self)
+        if client is not None and not _alive(client):  # the relay closed an idle session
+            _quit(kept.pop(self))
+            client = None
+        if client is None:
+            kept[self] = client = self.connect()
+        try:
+            _send(client, message, envelope_from, recipients)
+        except BaseException:  # the session's state is unknown now: the next message gets a new one
+            _quit(kept.pop(self))
+            raise
+
+
+# Relay sessions kept open for the jobs of one worker pass: the connection, greeting, TLS handshake and
+# login cost more than sending a message, and a pass sends many.
+_kept_sessions: contextvars.ContextVar[dict[Relay, smtplib.SMTP] | None] = contextvars.ContextVar(
+    "relay_sessions", default=None)
+
+
+@contextlib.contextmanager
+def sessions() -> Iterator[None]:
+    """Within this block, messages to one relay share an SMTP session; all are closed at the end."""
+    kept: dict[Relay, smtplib.SMTP] = {}
+    token = _kept_sessions.set(kept)
+    try:
+        yield
+    finally:
+        _kept_sessions.reset(token)
+        for client in kept.values():
+            _quit(client)
+
+
+def _send(client: smtplib.SMTP, message: EmailMessage, envelope_from: str, recipients: list[str]) -> None:
+    """One message on an open session; a failure is PermanentFailure (5xx) or TransientFailure."""
+    try:
+        refused = client.send_message(message, from_addr=envelope_from, to_addrs=recipients)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise _failure(exc) from exc
+    if refused:
+        raise PermanentFailure(f"recipients refused: {refused}")
+
+
+def _failure(exc: BaseException) -> PermanentFailure | TransientFailure:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = f"{exc.smtp_code} {exc.smtp_error!r}"
+        return (PermanentFailure if exc.smtp_code >= 500 else TransientFailure)(text)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        kind = PermanentFailure if all(code >= 500 for code in codes) else TransientFailure
+        return kind(f"recipients refused: {exc.recipients}")
+    return TransientFailure(f"{type(exc).__name__}: {exc}")
+
+
+def _alive(client: smtplib.SMTP) -> bool:
+    """RSET answers 250 on a live session (and clears what a previous message left)."""
+    try:
+        return client.rset()[0] == 250
+    except (OSError, smtplib.SMTPException):
+        return False
+
+
+def _quit(client: smtplib.SMTP) -> None:
+    with contextlib.suppress(OSError, smtplib.SMTPException):
+        client.quit()
+    client.close()
 
 
 def write_eml(folder: Path, name: str, message: EmailMessage) -> Path:

@@ -12,8 +12,10 @@ Day-granular jobs (visit reminders, visits, invitations, surveys) fall due when 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from pipeline.jobs.rules import SchedulerRules, VisitRule
 from pipeline.sla import clock, cutoff, deadlines, workdays
@@ -37,6 +39,7 @@ class TicketFacts:
     first_response_at: datetime | None
     resolved_at: datetime | None
     escalated_at: datetime | None
+    onsite_at: datetime | None = None  # the engineer's arrival (`intake tickets onsite`)
 
 
 @dataclass(frozen=True)
@@ -73,19 +76,29 @@ class Visit:
 
 
 def done_at(ticket: TicketFacts, name: str) -> datetime | None:
-    """When a clock stopped. On-site arrival is not recorded: restoring the service stops that clock too."""
-    return ticket.first_response_at if name == "response" else ticket.resolved_at
+    """When a clock stopped. The on-site clock stops at the engineer's arrival, or when the service is
+    restored without one (whichever came first)."""
+    if name == "response":
+        return ticket.first_response_at
+    if name == "onsite":
+        return min((t for t in (ticket.onsite_at, ticket.resolved_at) if t is not None), default=None)
+    return ticket.resolved_at
 
 
 def sla_jobs(
-    ticket: TicketFacts, service: deadlines.ServicePolicy, calendar: workdays.WorkCalendar
+    ticket: TicketFacts, service: deadlines.ServicePolicy, calendar: workdays.WorkCalendar,
+    customer_overrides: Mapping[str, Any] | None = None,
 ) -> list[Owed]:
     """A warning at warn_share of each running clock (to the engineer), an escalation at its breach (to
     the customer's manager). The resolve clock is paused while the ticket waits for the customer; a
     zero-length promise ("0m", answered at once) is kept by the acknowledgement and owes nothing.
+    A customer's policy overrides (customer.policy_overrides) may set its own [sla] warn_share, as they
+    set its deadlines (sla.deadlines.compute_deadlines).
     """
     if ticket.status not in (OPEN, WAITING):
         return []
+    if customer_overrides:
+        service = service.with_overrides(customer_overrides)
     business = service.tier(ticket.tier).clock == "business"
     owed = []
     for name in CLOCKS:

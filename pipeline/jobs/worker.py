@@ -118,6 +118,7 @@ def run_due(rt: Runtime, now: datetime | None = None, limit: int = 100,
             claimed = queries.claim_due_jobs(session, now, rt.worker_id, lease, limit, channels)
         if not claimed:
             return outcomes
-        outcomes.extend(run_job(rt, job, now) for job in claimed)
+        with mailer.sessions():  # one relay session for the batch, not one per message
+            outcomes.extend(run_job(rt, job, now) for job in claimed)
         if len(claimed) < limit:
             return outcomes

@@ -92,6 +92,7 @@ class ServicePolicy:
             raise ConfigError(
                 f"customer overrides: {unknown} cannot differ per customer (only {list(SECTIONS)})"
             )
+        _require_tables(overrides)
         sections = dict(self.sections)
         if "levels" in sections:
             sections["levels"] = {str(key): value for key, value in sections["levels"].items()}
@@ -250,6 +251,18 @@ def warn_at(
         return clock.add_business_time(start, span * share, hours, calendar)
     span = due.astimezone(UTC) - start.astimezone(UTC)
     return (start.astimezone(UTC) + span * share).astimezone(due.tzinfo)
+
+
+def _require_tables(overrides: Mapping[str, Any]) -> None:
+    """Customer overrides come from data (a JSON column, a CSV cell), not a checked TOML file: each section,
+    and each level and tier in it, must be a table, or ConfigError names the first that is not."""
+    for name, section in overrides.items():
+        if not isinstance(section, Mapping):
+            raise ConfigError(f"customer overrides: {name}: expected a table, got {section!r}")
+        if name in ("levels", "tiers"):
+            for key, table in section.items():
+                if not isinstance(table, Mapping):
+                    raise ConfigError(f"customer overrides: {name}.{key}: expected a table, got {table!r}")
 
 
 def _tier(name: str, table: Mapping[str, Any]) -> Tier:

@@ -80,7 +80,10 @@ def snapshot(sessions: sessionmaker[Session]) -> Iterator[Session]:
     first and writes later in a short `transaction`, so the write lock is not held while it thinks."""
     try:
         with sessions() as session:
-            session.connection(execution_options={READ_ONLY: True})
+            options: dict[str, Any] = {READ_ONLY: True}
+            if session.get_bind().dialect.name == "postgresql":  # one snapshot for every statement
+                options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            session.connection(execution_options=options)
             try:
                 yield session
             finally:

@@ -105,6 +105,7 @@ class Ticket(Base):
     onsite_due: Mapped[datetime | None]
     resolve_due: Mapped[datetime | None]
     first_response_at: Mapped[datetime | None]
+    onsite_at: Mapped[datetime | None]  # the engineer arrived on site (`intake tickets onsite`)
     resolved_at: Mapped[datetime | None]
     waiting_since: Mapped[datetime | None]
     paused_s: Mapped[int] = mapped_column(Integer, default=0)
@@ -121,6 +122,7 @@ class TicketDraft(SimpleNamespace):
 
     id: int | None
     number: str | None
+    onsite_at: datetime | None = None  # nobody is on site when a ticket arrives; writers need not name it
 
 
 Ticketish = Ticket | TicketDraft

@@ -19,11 +19,17 @@ def local(moment: datetime | None, zone: str) -> str | None:
     return moment.astimezone(ZoneInfo(zone)).isoformat() if moment else None
 
 
+def onsite_done_at(ticket: models.Ticket) -> datetime | None:
+    """The on-site clock stops at the engineer's arrival, or when the service is restored without one."""
+    return min((t for t in (ticket.onsite_at, ticket.resolved_at) if t is not None), default=None)
+
+
 def sla_row(ticket: models.Ticket, now: datetime) -> dict[str, dict[str, Any]]:
     """Per clock: due, met / breached / running, and seconds left (negative: late). The resolve clock
-    stands still while the ticket waits for the customer; on-site ends when the service is restored."""
+    stands still while the ticket waits for the customer; on-site ends at the engineer's arrival (or when
+    the service is restored first)."""
     clocks = (("response", ticket.response_due, ticket.first_response_at),
-              ("onsite", ticket.onsite_due, ticket.resolved_at),
+              ("onsite", ticket.onsite_due, onsite_done_at(ticket)),
               ("resolve", ticket.resolve_due, ticket.resolved_at))
     row = {}
     for name, due, done in clocks:
@@ -52,6 +58,7 @@ def ticket_row(ticket: models.Ticket, customer: models.Customer | None, now: dat
         "onsite_due": local(ticket.onsite_due, zone),
         "resolve_due": local(ticket.resolve_due, zone),
         "first_response_at": local(ticket.first_response_at, zone),
+        "onsite_at": local(ticket.onsite_at, zone),
         "resolved_at": local(ticket.resolved_at, zone),
         "part_dispatch_on": ticket.part_dispatch_on.isoformat() if ticket.part_dispatch_on else None,
         "escalated": ticket.escalated_at is not None,
@@ -123,6 +130,7 @@ def customer_row(customer: models.Customer, contacts: list[models.Contact]) -> d
         "tier": customer.tier,
         "manager_email": customer.manager_email,
         "timezone": customer.timezone,
+        "policy_overrides": customer.policy_overrides,
     }
 
 

@@ -1,20 +1,30 @@
-"""Customers and the contacts we recognise them by; the CSV import of `intake customers import`."""
+"""Customers and the contacts we recognise them by; the CSV import of `intake customers import`.
+
+Besides the columns of HEADER a file may have a `policy_overrides` column: a JSON object shaped like the
+service policy ({"levels": {"1": {"resolve": "2h"}}, "sla": {"warn_share": 0.5}}) that replaces the
+department's values for that customer. An empty cell clears them; a file without the column keeps them.
+"""
 
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from pipeline.errors import ConfigError
+from pipeline.sla import deadlines
 from pipeline.store import models
 
 HEADER = ("name", "emails", "domains", "phones", "tier", "manager_email", "timezone")
+OVERRIDES = "policy_overrides"  # optional column
 TIERS = ("24x7", "8x5")
 
 
@@ -38,13 +48,36 @@ class CustomerRow:
     tier: str
     manager_email: str | None
     timezone: str
+    policy_overrides: dict[str, Any] | None = None
+    sets_overrides: bool = False  # the file has the column (an empty cell clears the overrides)
 
 
 def _values(cell: str | None) -> list[str]:
     return [v.strip() for v in (cell or "").split(";") if v.strip()]
 
 
-def parse_row(row: dict[str, str | None], default_timezone: str) -> CustomerRow:
+def parse_overrides(cell: str | None, service: deadlines.ServicePolicy | None = None) -> dict[str, Any] | None:
+    """A policy_overrides cell: None when empty, else a JSON object the policy accepts (checked against
+    `service` when given); ValueError says what is wrong."""
+    text = (cell or "").strip()
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{OVERRIDES}: not JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f'{OVERRIDES}: expected a JSON object such as {{"sla": {{"warn_share": 0.5}}}}')
+    if service is not None:
+        try:
+            service.with_overrides(value)
+        except ConfigError as exc:
+            raise ValueError(f"{OVERRIDES}: {exc}") from None
+    return value or None
+
+
+def parse_row(row: dict[str, str | None], default_timezone: str,
+              service: deadlines.ServicePolicy | None = None) -> CustomerRow:
     """One CSV row, checked; ValueError says what is wrong with it."""
     name = (row.get("name") or "").strip()
     if not name:
@@ -69,11 +102,16 @@ def parse_row(row: dict[str, str | None], default_timezone: str) -> CustomerRow:
         raise ValueError(f"unknown time zone {zone!r}") from None
     manager = (row.get("manager_email") or "").strip().lower() or None
     domains = [d.lower().lstrip("@") for d in _values(row.get("domains"))]
-    return CustomerRow(name, tuple(emails), tuple(domains), tuple(phones), tier, manager, zone)
+    sets_overrides = OVERRIDES in row
+    overrides = parse_overrides(row.get(OVERRIDES), service) if sets_overrides else None
+    return CustomerRow(name, tuple(emails), tuple(domains), tuple(phones), tier, manager, zone, overrides,
+                       sets_overrides)
 
 
-def read_csv(lines: Iterable[str], default_timezone: str) -> tuple[list[CustomerRow], list[str]]:
-    """Good rows and one error line per bad row (with its line number in the file)."""
+def read_csv(lines: Iterable[str], default_timezone: str,
+             service: deadlines.ServicePolicy | None = None) -> tuple[list[CustomerRow], list[str]]:
+    """Good rows and one error line per bad row (with its line number in the file). Give the service
+    policy to check the policy_overrides column against it."""
     reader = csv.DictReader(lines)
     missing = [column for column in HEADER if column not in (reader.fieldnames or [])]
     if missing:
@@ -81,7 +119,7 @@ def read_csv(lines: Iterable[str], default_timezone: str) -> tuple[list[Customer
     good, errors = [], []
     for row in reader:
         try:
-            good.append(parse_row(row, default_timezone))
+            good.append(parse_row(row, default_timezone, service))
         except ValueError as exc:
             errors.append(f"line {reader.line_num}: {exc}")
     return good, errors
@@ -94,6 +132,8 @@ def upsert(session: Session, row: CustomerRow, now: datetime) -> models.Customer
         customer = models.Customer(name=row.name, created_at=now, tier=row.tier, timezone=row.timezone)
         session.add(customer)
     customer.tier, customer.manager_email, customer.timezone = row.tier, row.manager_email, row.timezone
+    if row.sets_overrides:
+        customer.policy_overrides = row.policy_overrides
     session.flush()
     session.execute(delete(models.Contact).where(models.Contact.customer_id == customer.id))
     contacts = [("email", v) for v in row.emails] + [("domain", v) for v in row.domains] + [
@@ -104,3 +144,22 @@ def upsert(session: Session, row: CustomerRow, now: datetime) -> models.Customer
         session.add(models.Contact(customer_id=customer.id, kind=kind, value=value))
     session.flush()
     return customer
+
+
+def sla_terms(customer: models.Customer) -> tuple[str, dict[str, Any] | None]:
+    """What a customer's deadlines depend on besides the ticket itself: its tier and policy overrides."""
+    return customer.tier, customer.policy_overrides or None
+
+
+def import_rows(session: Session, rows: Iterable[CustomerRow], now: datetime) -> list[models.Customer]:
+    """Upsert every row in the caller's transaction. Returns the customers that existed before and whose
+    SLA terms changed: their open tickets need new deadlines (pipeline.tickets.service.follow_customer)."""
+    before: dict[str, tuple[str, dict[str, Any] | None] | None] = {}
+    imported: dict[str, models.Customer] = {}
+    for row in rows:
+        if row.name not in before:
+            known = session.scalar(select(models.Customer).where(models.Customer.name == row.name))
+            before[row.name] = sla_terms(known) if known is not None else None
+        imported[row.name] = upsert(session, row, now)
+    return [customer for name, customer in imported.items()
+            if before[name] is not None and sla_terms(customer) != before[name]]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from pipeline.records import ParsedMail, Triage
@@ -119,3 +119,27 @@ def respond(ticket: models.Ticket, at: datetime) -> None:
     if ticket.first_response_at is None:
         ticket.first_response_at = at
     ticket.updated_at = at
+
+
+def arrive_onsite(ticket: models.Ticket, at: datetime) -> None:
+    """The engineer arrived on site: the on-site clock stops (the first arrival counts, as the first
+    response does)."""
+    if ticket.onsite_at is None:
+        ticket.onsite_at = at
+    ticket.updated_at = at
+
+
+# A customer's terms changed (`intake customers import`) ----------------------------------------------
+
+def follow_customer(session: Session, ctx: Context, customer: models.Customer, at: datetime) -> list[models.Ticket]:
+    """The customer's open and waiting tickets take its new tier and get new deadlines from it and its
+    policy overrides, as a new severity gives them. Resolved tickets keep the deadlines they were judged
+    by. Returns the tickets changed; the caller replans them in its transaction."""
+    tickets = list(session.scalars(select(models.Ticket).where(
+        models.Ticket.customer_id == customer.id, models.Ticket.status.in_((OPEN, WAITING)))
+        .order_by(models.Ticket.id)))
+    for ticket in tickets:
+        ticket.tier = customer.tier
+        apply_deadlines(ctx, ticket, customer)
+        ticket.updated_at = at
+    return tickets

@@ -1,6 +1,10 @@
 """A real Dovecot 2.3 IMAP server for tests and benchmarks: rootless config, a free loopback port, a
 throw-away mail folder, and users created on demand (the passwd-file is re-read when it changes).
 
+Plaintext by default. With `tls` (a throw-away CA and server certificate from `make_tls`) it requires TLS:
+IMAPS on `tls_port`, STARTTLS on `port`. With `oauth2_url` it also takes XOAUTH2 and OAUTHBEARER, checking
+each bearer token at that introspection URL (`passdb oauth2`).
+
 Started in the foreground (`dovecot -F`) so the fixture owns the process. As root, Dovecot's login
 processes run as the packaged `dovenull` user and mail belongs to `nobody` (Dovecot refuses uid 0).
 Config from ../shared/docs/domain.md section 6 (verified on Debian 12, dovecot-imapd 2.3.19).
@@ -15,10 +19,12 @@ import os
 import pwd
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +37,7 @@ from tests.serving import free_port
 
 DOVECOT = "/usr/sbin/dovecot"
 DOVEADM = "/usr/bin/doveadm"
+OPENSSL = "openssl"
 PASSWORD = "testpass"
 USERS = 200
 CONFIG = """\
@@ -41,9 +48,9 @@ state_dir = {d}/state
 instance_name = intake-test-{port}
 log_path = {d}/dovecot.log
 info_log_path = {d}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 default_internal_user = {internal_user}
 default_internal_group = {internal_group}
 default_login_user = {login_user}
@@ -54,7 +61,7 @@ passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {d}/users
 }}
-userdb {{
+{oauth2_passdb}userdb {{
   driver = static
   args = uid={mail_user} gid={mail_group} home={d}/mail/%u
 }}
@@ -65,7 +72,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 }}
 service anvil {{
@@ -87,6 +95,64 @@ protocol imap {{
   mail_max_userip_connections = 200
 }}
 """
+PLAINTEXT = "ssl = no"
+TLS_REQUIRED = """\
+ssl = required
+ssl_cert = <{cert}
+ssl_key = <{key}"""
+# tried after the passwd-file, which fails bearer tokens (their "password" never matches) and so passes them on
+OAUTH2_PASSDB = """\
+passdb {{
+  driver = oauth2
+  args = {d}/oauth2.conf.ext
+}}
+"""
+# introspection_mode = post: Dovecot POSTs token=<token> and wants {"active": true, "username": <user>} back
+OAUTH2_CONF = """\
+introspection_url = {url}
+introspection_mode = post
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+timeout_msecs = 5000
+"""
+SERVER_EXTENSIONS = """\
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+"""
+
+
+@dataclass(frozen=True)
+class Tls:
+    """PEM files: a server certificate for 127.0.0.1 and localhost, its key, and the CA that signed it."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
+def make_tls(folder: Path, name: str = "intake test CA") -> Tls:
+    """A new CA (valid two days) and a server certificate it signed, made with the openssl command."""
+    if shutil.which(OPENSSL) is None:
+        missing_server("the openssl command is missing (Debian package openssl)")
+    folder.mkdir(parents=True, exist_ok=True)
+    tls = Tls(folder / "ca.pem", folder / "server.pem", folder / "server.key")
+    ca_key, request, extensions = folder / "ca.key", folder / "server.csr", folder / "server.ext"
+    extensions.write_text(SERVER_EXTENSIONS, encoding="utf-8")
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    _openssl("req", "-x509", *key, "-keyout", ca_key, "-out", tls.ca_file, "-days", "2", "-subj", f"/CN={name}",
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    _openssl("req", *key, "-keyout", tls.key_file, "-out", request, "-subj", "/CN=localhost")
+    _openssl("x509", "-req", "-in", request, "-CA", tls.ca_file, "-CAkey", ca_key, "-set_serial",
+             str(int.from_bytes(os.urandom(8), "big")), "-days", "2", "-extfile", extensions, "-out", tls.cert_file)
+    return tls
+
+
+def _openssl(*args: str | Path) -> None:
+    subprocess.run([OPENSSL, *map(str, args)], check=True, capture_output=True, timeout=60)
 
 
 def _accounts() -> dict[str, str]:
@@ -98,9 +164,12 @@ def _accounts() -> dict[str, str]:
 
 
 class Dovecot:
-    def __init__(self, folder: Path, port: int | None = None) -> None:
+    def __init__(self, folder: Path, port: int | None = None, tls: Tls | None = None,
+                 oauth2_url: str | None = None) -> None:
         self.folder = folder
         self.port = port or free_port()
+        self.tls = tls
+        self.tls_port = free_port() if tls else 0  # IMAPS; 0: no such listener
         self.accounts = _accounts()
         self.proc: subprocess.Popen[bytes] | None = None
         self._users = itertools.count(1)
@@ -111,7 +180,17 @@ class Dovecot:
         names = ["probe", *(f"user{i}" for i in range(1, USERS + 1))]
         (folder / "users").write_text("".join(f"{n}:{{PLAIN}}{PASSWORD}::::::\n" for n in names), encoding="utf-8")
         self.conf = folder / "dovecot.conf"
-        self.conf.write_text(CONFIG.format(d=folder, port=self.port, **self.accounts), encoding="utf-8")
+        self.conf.write_text(self._config(oauth2_url), encoding="utf-8")
+
+    def _config(self, oauth2_url: str | None) -> str:
+        d = self.folder
+        ssl_settings = TLS_REQUIRED.format(cert=self.tls.cert_file, key=self.tls.key_file) if self.tls else PLAINTEXT
+        mechanisms, oauth2_passdb = "plain login", ""
+        if oauth2_url:
+            (d / "oauth2.conf.ext").write_text(OAUTH2_CONF.format(url=oauth2_url), encoding="utf-8")
+            mechanisms, oauth2_passdb = "plain login xoauth2 oauthbearer", OAUTH2_PASSDB.format(d=d)
+        return CONFIG.format(d=d, port=self.port, imaps_port=self.tls_port, ssl=ssl_settings, mechanisms=mechanisms,
+                             oauth2_passdb=oauth2_passdb, **self.accounts)
 
     def _own(self, path: Path) -> None:
         if os.getuid() == 0:
@@ -140,7 +219,7 @@ class Dovecot:
                 time.sleep(0.2)
                 return False
             with contextlib.suppress(OSError, IMAPClient.Error, IMAPClient.AbortError):
-                client = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=5)
+                client = self._connect(timeout_s=5)
                 client.login(user, PASSWORD)
                 client.logout()
                 return True
@@ -184,8 +263,15 @@ class Dovecot:
     def maildir(self, user: str) -> Path:
         return self.folder / "mail" / user
 
+    def _connect(self, timeout_s: float) -> IMAPClient:
+        """Plaintext, or IMAPS verified against the test CA when the server requires TLS."""
+        if self.tls is None:
+            return IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=timeout_s)
+        context = ssl.create_default_context(cafile=str(self.tls.ca_file))
+        return IMAPClient("127.0.0.1", port=self.tls_port, ssl=True, ssl_context=context, timeout=timeout_s)
+
     def client(self, user: str) -> IMAPClient:
-        client = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=30)
+        client = self._connect(timeout_s=30)
         client.login(user, PASSWORD)
         return client
 
@@ -204,6 +290,8 @@ class Dovecot:
         """The [[imap]] table intake would have for this user."""
         values: dict[str, Any] = dict(name=user, host="127.0.0.1", port=self.port, tls="none", user=user,
                                       password=PASSWORD, timeout_s=10.0)
+        if self.tls:  # implicit TLS; pass tls="starttls", port=dovecot.port for STARTTLS
+            values.update(port=self.tls_port, tls="ssl", ca_file=self.tls.ca_file)
         values.update(overrides)
         return ImapMailbox(**values)
 
@@ -213,7 +301,7 @@ class Dovecot:
 
 
 @contextlib.contextmanager
-def running(port: int | None = None) -> Iterator[Dovecot]:
+def running(port: int | None = None, tls: Tls | None = None, oauth2_url: str | None = None) -> Iterator[Dovecot]:
     """A started Dovecot in a fresh folder, stopped and removed afterwards; skips (fails in CI) when
     Dovecot is not installed."""
     if not Path(DOVECOT).exists():
@@ -221,7 +309,7 @@ def running(port: int | None = None) -> Iterator[Dovecot]:
     # not under pytest's tmp folders: they are mode 0700 and the mail user (nobody) must get in
     folder = Path(tempfile.mkdtemp(prefix="intake-dovecot-"))
     folder.chmod(0o755)
-    server = Dovecot(folder, port)
+    server = Dovecot(folder, port, tls=tls, oauth2_url=oauth2_url)
     try:
         yield server.start()
     finally:

@@ -62,6 +62,8 @@ def test_24x7_level_1_on_a_holiday_runs_on_the_wall_clock(service: deadlines.Ser
     ("changes", "keys"),
     [
         ({"first_response_at": at("2026-02-17 03:05")}, ["onsite", "resolve"]),
+        ({"onsite_at": at("2026-02-17 04:40")}, ["response", "resolve"]),  # the engineer arrived
+        ({"onsite_at": at("2026-02-17 05:30")}, ["response", "resolve"]),  # late: escalated, but nothing more
         ({"status": "waiting"}, ["response", "onsite"]),  # the resolve clock is paused
         ({"status": "resolved", "resolved_at": at("2026-02-17 04:00")}, []),
     ],
@@ -70,6 +72,30 @@ def test_stopped_clocks_owe_nothing(service: deadlines.ServicePolicy, calendar: 
                                     changes: dict[str, Any], keys: list[str]) -> None:
     facts = ticket("2026-02-17 03:00", 1, "24x7", service, calendar, **changes)
     assert sorted({o.clock for o in owed.sla_jobs(facts, service, calendar)}) == sorted(keys)
+
+
+@pytest.mark.parametrize(
+    ("received", "tier", "overrides", "warnings"),
+    [
+        # 24x7 level 1: 15 min / 2 h / 4 h on the wall clock, warned at half time instead of 75%
+        ("2026-02-17 03:00", "24x7", {"sla": {"warn_share": 0.5}},
+         ["2026-02-17 03:07:30", "2026-02-17 04:00:00", "2026-02-17 05:00:00"]),
+        ("2026-02-17 03:00", "24x7", None, ["2026-02-17 03:11:15", "2026-02-17 04:30:00", "2026-02-17 06:00:00"]),
+        # 8x5: 15 business min, 2 and 4 business hours from Monday 16:30, halved in business time
+        ("2026-03-02 16:30", "8x5", {"sla": {"warn_share": 0.5}},
+         ["2026-03-02 16:37:30", "2026-03-02 17:30:00", "2026-03-03 10:00:00"]),
+        # overrides that leave warn_share alone keep the department's 75%
+        ("2026-02-17 03:00", "24x7", {"levels": {"1": {"resolve": "8h"}}},
+         ["2026-02-17 03:11:15", "2026-02-17 04:30:00", "2026-02-17 06:00:00"]),
+    ],
+)
+def test_a_customer_may_be_warned_at_its_own_share(
+    service: deadlines.ServicePolicy, calendar: workdays.WorkCalendar, received: str, tier: str,
+    overrides: dict[str, Any] | None, warnings: list[str],
+) -> None:
+    facts = ticket(received, 1, tier, service, calendar)
+    jobs = [o for o in owed.sla_jobs(facts, service, calendar, overrides) if o.kind == "sla_warning"]
+    assert [due for _, due, _ in table(jobs)] == warnings
 
 
 def test_a_promise_of_at_once_is_kept_by_the_acknowledgement(service: deadlines.ServicePolicy,

@@ -31,11 +31,20 @@ class Relay:
     def __init__(self) -> None:
         self.received: list[tuple[str, list[str], bytes]] = []
         self.answer = "250 OK"
+        self.refuse: set[str] = set()  # recipients whose message gets 550
+        self.rset_answer = "250 OK"
+        self.sessions: list[object] = []  # the client's address of each message: one per SMTP session
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if set(envelope.rcpt_tos) & self.refuse:
+            return "550 5.1.1 no such user"
         if self.answer.startswith("250"):
             self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+            self.sessions.append(session.peer)
         return self.answer
+
+    async def handle_RSET(self, server: Any, session: Any, envelope: Any) -> str:
+        return self.rset_answer
 
 
 @pytest.fixture
@@ -94,6 +103,46 @@ def test_unreachable_relay_retries_with_backoff(tmp_path: Path) -> None:
     assert job_status(rt)[:2] == ("pending", 1)
     assert worker.run_due(rt, NOW + timedelta(seconds=10)) == []  # not due yet
     assert [o.status for o in worker.run_due(rt, NOW + timedelta(seconds=31))] == ["retry"]
+    rt.close()
+
+
+def open_with_acks(tmp_path: Path, senders: list[str], **overrides: Any) -> Runtime:
+    rt = Runtime.open(make_settings(tmp_path, **overrides))
+    rt.clock = lambda: NOW
+    ingest.ingest(rt, [RawInput(make_mail(f"Board {n} alarm", "Board alarm.", sender), f"t{n}", NOW)
+                       for n, sender in enumerate(senders)])
+    return rt
+
+
+SENDERS = ["ann@mill.example.com", "bob@plant.example.cn", "cai@grid.example.cn"]
+
+
+def test_one_pass_sends_its_messages_on_one_relay_session(tmp_path: Path, relay: tuple[Relay, int]) -> None:
+    handler, port = relay
+    rt = open_with_acks(tmp_path, SENDERS, relay_url=f"smtp://127.0.0.1:{port}")
+    assert [o.status for o in worker.run_due(rt, NOW)] == ["sent"] * 3
+    assert sorted(rcpt for _, (rcpt,), _ in handler.received) == sorted(SENDERS)
+    assert len(set(handler.sessions)) == 1
+    rt.close()
+
+
+def test_a_session_the_relay_gave_up_is_replaced(tmp_path: Path, relay: tuple[Relay, int]) -> None:
+    handler, port = relay
+    handler.rset_answer = "421 4.4.2 idle for too long, closing"
+    rt = open_with_acks(tmp_path, SENDERS, relay_url=f"smtp://127.0.0.1:{port}")
+    assert [o.status for o in worker.run_due(rt, NOW)] == ["sent"] * 3
+    assert len(handler.received) == 3 and len(set(handler.sessions)) == 3  # each once, each on a new session
+    rt.close()
+
+
+def test_a_refused_message_does_not_stop_the_others_on_its_session(tmp_path: Path, relay: tuple[Relay, int]) -> None:
+    handler, port = relay
+    handler.refuse = {"bob@plant.example.cn"}
+    rt = open_with_acks(tmp_path, SENDERS, relay_url=f"smtp://127.0.0.1:{port}")
+    outcomes = {o.recipient: o.status for o in worker.run_due(rt, NOW)}
+    assert outcomes == {"ann@mill.example.com": "sent", "bob@plant.example.cn": "failed",
+                        "cai@grid.example.cn": "sent"}
+    assert len(handler.received) == 2
     rt.close()
 
 

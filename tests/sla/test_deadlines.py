@@ -279,3 +279,25 @@ def test_overrides_outside_the_service_tables_are_refused(
         deadlines.compute_deadlines(
             at(DUE), 1, "24x7", service, calendar, customer_overrides={"calendar": {"extra_holidays": []}}
         )
+
+
+def test_a_customer_may_have_its_own_warn_share(service: deadlines.ServicePolicy) -> None:
+    assert service.with_overrides({"sla": {"warn_share": 0.5}}).warn_share == 0.5
+    assert service.with_overrides({"levels": {"1": {"resolve": "2h"}}}).warn_share == service.warn_share == 0.75
+    with pytest.raises(ConfigError, match=r"^sla.warn_share: 0 must be a number in \(0, 1\]"):
+        service.with_overrides({"sla": {"warn_share": 0}})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"sla": 0.5}, "customer overrides: sla: expected a table, got 0.5"),
+        ({"levels": {"1": "2h"}}, "customer overrides: levels.1: expected a table, got '2h'"),
+        ({"tiers": {"24x7": None}}, "customer overrides: tiers.24x7: expected a table, got None"),
+    ],
+)
+def test_customer_overrides_must_be_tables(service: deadlines.ServicePolicy, overrides: dict[str, Any],
+                                          message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        service.with_overrides(overrides)
+    assert str(caught.value) == message

@@ -34,3 +34,18 @@ def test_the_resolve_clock_stands_still_while_waiting() -> None:
                               "paused": True}
     assert row["response"]["state"] == "breached"  # the response clock does not wait
     assert views.ticket_row(waiting, None, at("2026-03-03 09:00"))["sla"] == row
+
+
+def test_the_onsite_clock_stops_at_the_engineers_arrival() -> None:
+    onsite = dict(onsite_due=at("2026-03-02 12:00"), severity=1)
+    on_time = views.ticket_row(ticket(**onsite, onsite_at=at("2026-03-02 11:30")), None, at("2026-03-02 13:00"))
+    assert on_time["onsite_at"] == "2026-03-02T11:30:00+08:00"
+    assert on_time["sla"]["onsite"] == {"due": "2026-03-02T12:00:00+08:00", "state": "met", "time_left_s": 1800,
+                                        "paused": False}
+    late = views.sla_row(ticket(**onsite, onsite_at=at("2026-03-02 12:10")), at("2026-03-02 13:00"))
+    assert (late["onsite"]["state"], late["onsite"]["time_left_s"]) == ("breached", -600)
+    # restored remotely before anyone arrived: that ends the on-site clock, and a later arrival changes nothing
+    restored = ticket(**onsite, resolved_at=at("2026-03-02 11:00"), onsite_at=at("2026-03-02 12:30"))
+    assert views.sla_row(restored, at("2026-03-02 13:00"))["onsite"]["state"] == "met"
+    on_the_way = views.ticket_row(ticket(**onsite), None, at("2026-03-02 11:00"))
+    assert on_the_way["onsite_at"] is None and on_the_way["sla"]["onsite"]["state"] == "running"

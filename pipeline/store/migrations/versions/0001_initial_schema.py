@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 01:57:39.123114
+Create Date: 2026-11-23 02:10:43.871255
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ def upgrade() -> None:
         sa.Column("onsite_due", pipeline.store.models.UtcDateTime(timezone=True), nullable=True),
         sa.Column("resolve_due", pipeline.store.models.UtcDateTime(timezone=True), nullable=True),
         sa.Column("first_response_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("onsite_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=True),
         sa.Column("resolved_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=True),
         sa.Column("waiting_since", pipeline.store.models.UtcDateTime(timezone=True), nullable=True),
         sa.Column("paused_s", sa.Integer(), nullable=False),
