@@ -54,6 +54,14 @@ def wrapped(what: str) -> Iterator[None]:
 
 
 def _text(exc: BaseException) -> str:
+    """An exception's message for `intake imap status`, without its type name.
+
+    An OSError's args start with its errno ("1 [SSL: CERTIFICATE_VERIFY_FAILED] ...", "111 Connection
+    refused"), which says nothing to a reader: its strerror is the message. Other errors may carry the
+    server's reply as bytes, decoded here.
+    """
+    if isinstance(exc, OSError) and exc.strerror:
+        return str(exc.strerror)
     return " ".join(str(arg.decode(errors="replace") if isinstance(arg, bytes) else arg) for arg in exc.args) \
         or type(exc).__name__
 

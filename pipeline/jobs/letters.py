@@ -69,6 +69,7 @@ class Facts:
 def context(facts: Facts, service: deadlines.ServicePolicy, calendar: workdays.WorkCalendar,
             now: datetime) -> dict[str, Any]:
     ticket, language = facts.ticket, facts.language
+    service = _customer_policy(service, facts)
     due = getattr(ticket, f"{facts.clock}_due") if ticket is not None and facts.clock else None
     visit = facts.visit
     return {
@@ -115,6 +116,16 @@ def invitation(visit: models.Visit, rendered: render.Rendered, *, organizer: str
         organizer=organizer, attendee=attendee, created_at=now,
     )
     return {"filename": f"{visit.kind}-{visit.date.isoformat()}.ics", "content": text}
+
+
+def _customer_policy(service: deadlines.ServicePolicy, facts: Facts) -> deadlines.ServicePolicy:
+    """The policy the ticket's deadlines were computed with: the department's, with its customer's overrides
+    merged in (as pipeline.jobs.owed.sla_jobs and sla.deadlines.compute_deadlines do), so a letter states
+    the customer's own promise and level name."""
+    customer = facts.customer
+    if facts.ticket is None or customer is None or not customer.policy_overrides:
+        return service
+    return service.with_overrides(customer.policy_overrides)
 
 
 def _customer_name(facts: Facts) -> str:

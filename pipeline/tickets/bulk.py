@@ -85,10 +85,11 @@ def ingest_all(rt: Runtime, items: Iterator[RawInput], batch_size: int = 200,
     """Ingest everything, yielding results in input order as each batch commits."""
     first = list(itertools.islice(items, batch_size))
     if workers is None:
-        # The recording in this process costs about as much as parse + triage, so on two cores a pool
-        # only adds hand-over costs (bench/ingest.py: 1 process ~510/s, 2 workers ~450/s): use it on more.
+        # Parse + triage cost about twice what recording a message costs, so two workers keep this
+        # process busy even on two cores (bench/ingest.py on 2 cores: 1 process ~1,500/s, 2 workers
+        # ~2,000-2,300/s; 3 workers no better).
         cores = os.cpu_count() or 1
-        workers = min(cores - 1, 4) if cores > 2 and len(first) >= POOL_THRESHOLD else 1
+        workers = min(cores, 4) if cores > 1 and len(first) >= POOL_THRESHOLD else 1
     understander = Understander(rt, workers)
     try:
         previous: tuple[list[RawInput], list[Any], list[int], Any] | None = None

@@ -227,6 +227,7 @@ def test_certificate_from_another_ca_is_refused(dovecot: Dovecot, user: str, oth
         (row,) = imap.poll_once(rt)
         assert (row["fetched"], row["connected"], row["uidvalidity"]) == (0, False, None)
         assert "CERTIFICATE_VERIFY_FAILED" in row["error"] and row["last_error"] == row["error"]
+        assert "SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed" in row["error"]
 
         with watching(rt, box) as thread:  # `intake serve`: backs off and retries, never dies
             wait_for(lambda: "retrying in" in (status(rt, user)["last_error"] or ""))

@@ -39,6 +39,28 @@ def test_every_kind_renders(kind: str, language: str, service: deadlines.Service
         assert "22:15" in rendered.text and len(rendered.text.strip()) <= (70 if language != "en" else 160)  # one SMS
 
 
+@pytest.mark.parametrize(("language", "promise"), [("zh-Hans", "承诺：2小时"), ("zh-Hant", "承諾：2小時"),
+                                                   ("en", "promise: 2 h")])
+@pytest.mark.parametrize("kind", ["sla_warning", "sla_escalation"])
+def test_sla_letters_state_the_customers_own_promise(kind: str, language: str, promise: str,
+                                                     service: deadlines.ServicePolicy,
+                                                     calendar: workdays.WorkCalendar) -> None:
+    # Level 1 promises restore in 4 h; this customer's contract promises 2 h, and its deadline says so.
+    customer = models.Customer(id=2, name="华北电网", tier="24x7", timezone="Asia/Shanghai",
+                               policy_overrides={"levels": {"1": {"resolve": "2h"}}})
+    ticket = models.Ticket(id=8, number="SR-000008", subject="核心交换机宕机", status="open", severity=1,
+                           tier="24x7", requester="li@grid.example.cn", requester_name="李工", customer_id=2,
+                           timezone="Asia/Shanghai", received_at=at("2026-03-02 10:00"),
+                           response_due=at("2026-03-02 10:15"), onsite_due=at("2026-03-02 12:00"),
+                           resolve_due=at("2026-03-02 12:00"))
+    facts = letters.Facts(kind, language, "Asia/Shanghai", ticket, customer, "resolve")
+    rendered = letters.letter(render.Templates(), facts, service, calendar, at("2026-03-02 11:30"))
+    assert promise in rendered.text
+    department = letters.letter(render.Templates(), letters.Facts(kind, language, "Asia/Shanghai", TICKET, CUSTOMER,
+                                                                  "resolve"), service, calendar, at("2026-03-02 11:30"))
+    assert promise.replace("2", "4") in department.text
+
+
 @pytest.mark.parametrize(
     ("text", "language", "words"),
     [("15m", "zh-Hans", "15分钟"), ("1h30m", "en", "1 h 30 min"), ("5bd", "zh-Hant", "5個工作日"),
