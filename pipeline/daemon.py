@@ -3,25 +3,35 @@
 The SMTP receiver and the HTTP server answer on the loop; blocking database work runs in threads.
 Stored-but-unprocessed mail (ours from SMTP, or left by a crash) is processed by one thread fed by a
 queue and a periodic sweep. SIGINT/SIGTERM stop accepting, finish the item in flight, then exit.
+
+Both listen addresses are bound first (`listen`), before the database is opened or anything starts: a
+taken port stops start-up with one line naming its setting (CannotListen, exit 4).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
 import signal
+import socket
 import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import uvicorn
 
 from pipeline.channels import hotline, imap, smtp
+from pipeline.errors import CannotListen
 from pipeline.jobs import scheduler, worker
+from pipeline.records import IngestResult
 from pipeline.runtime import Runtime
+from pipeline.settings import Settings
 from pipeline.store import db, queries
 from pipeline.tickets import ingest
 from pipeline.web import app as web
@@ -29,6 +39,62 @@ from pipeline.web import app as web
 log = logging.getLogger(__name__)
 SWEEP_AFTER = timedelta(seconds=30)
 PLAN_PAUSE = 2.0  # a long planning pass rests as long as it works between batches (webhooks go first)
+BACKLOG = 2048  # uvicorn's default; connections wait here while the loop is busy
+
+
+@dataclass
+class Listeners:
+    """The bound, listening sockets of INTAKE_SMTP_LISTEN and INTAKE_HTTP_LISTEN; closed on exit."""
+
+    smtp: socket.socket
+    http: socket.socket
+
+    def __enter__(self) -> Listeners:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.smtp.close()
+        self.http.close()
+
+
+def listen(settings: Settings) -> Listeners:
+    """Bind both addresses, or raise CannotListen naming the setting (and bind neither)."""
+    smtp_socket = bind("INTAKE_SMTP_LISTEN", settings.smtp_listen, settings.smtp_bind)
+    try:
+        http_socket = bind("INTAKE_HTTP_LISTEN", settings.http_listen, settings.http_bind)
+    except CannotListen:
+        smtp_socket.close()
+        raise
+    return Listeners(smtp_socket, http_socket)
+
+
+def bind(setting: str, address: str, host_port: tuple[str, int]) -> socket.socket:
+    """A listening TCP socket (SO_REUSEADDR, as asyncio and uvicorn bind), or CannotListen naming `setting`."""
+    host, port = host_port
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise CannotListen(f"cannot listen on {address} ({setting}): {bind_failure(exc)}") from exc
+    return sock
+
+
+def bind_failure(exc: OSError) -> str:
+    """'address already in use', 'permission denied': the reason without errno numbers."""
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host ({exc.strerror})"
+    reason = os.strerror(exc.errno) if exc.errno in errno.errorcode else str(exc)
+    return reason[:1].lower() + reason[1:]
+
+
+def outcome(result: IngestResult) -> str:
+    """What became of one raw input, naming only what it has: 'created SR-000001',
+    'suppressed (auto-reply: Auto-Submitted)', 'appended SR-000002 (reply)'."""
+    text = " ".join(str(part) for part in (result.status, result.ticket) if part)
+    return f"{text} ({result.reason})" if result.reason else text
 
 
 class Wake:
@@ -75,7 +141,7 @@ class Processor:
                 log.exception("processing raw inputs %s failed", batch)
                 continue
             for result in results:
-                log.info("raw %s: %s %s %s", result.raw_id, result.status, result.ticket or "", result.reason or "")
+                log.info("raw %s: %s", result.raw_id, outcome(result))
             self.on_recorded()
 
     def stop(self) -> None:
@@ -129,7 +195,7 @@ class Ticker:
         worker.run_due(self.rt, now)
 
 
-async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
+async def serve(rt: Runtime, listeners: Listeners, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -139,14 +205,13 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     wake = Wake()
     ticker = Ticker(rt)
     processor = Processor(rt, wake)
-    smtp_server = await smtp.start(rt, processor.submit)
-    host, port = rt.settings.http_bind
+    smtp_server = await smtp.start(rt, processor.submit, sock=listeners.smtp)
     app = web.build_app(rt, hotline.routes(rt))
-    http = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    http = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", backlog=BACKLOG))
     http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     tasks = [
         asyncio.create_task(processor.run(), name="processor"),
-        asyncio.create_task(http.serve(), name="http"),
+        asyncio.create_task(http.serve(sockets=[listeners.http]), name="http"),
         asyncio.create_task(every(60, lambda: asyncio.to_thread(processor.sweep), stop), name="sweep"),
         asyncio.create_task(every(rt.settings.scheduler_interval_s, lambda: asyncio.to_thread(ticker), stop,
                                   wake), name="jobs"),
@@ -154,6 +219,7 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     ]
     log.info("intake serving: SMTP %s, HTTP %s, database %s", rt.settings.smtp_listen, rt.settings.http_listen,
              rt.engine.dialect.name)
+    # true now: both sockets listen (`listen` bound them) and their servers are started
     print(f"intake: SMTP on {rt.settings.smtp_listen}, HTTP on {rt.settings.http_listen}", flush=True)
     await stop.wait()
     log.info("stopping")
@@ -164,9 +230,10 @@ async def serve(rt: Runtime, stop: asyncio.Event | None = None) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def run(rt: Runtime) -> None:
+def run(rt: Runtime, listeners: Listeners) -> None:
+    """Serve on the sockets `listen` bound until SIGINT/SIGTERM."""
     threading.current_thread().name = "intake-serve"
     # The event loop hands work to threads (hotline writer, workers) and back; with Python's default 5 ms
     # GIL switch interval each hand-off can wait that long, which is most of a webhook's latency budget.
     sys.setswitchinterval(0.0005)
-    asyncio.run(serve(rt))
+    asyncio.run(serve(rt, listeners))

@@ -36,3 +36,7 @@ class NotFound(IntakeError):
 
 class UsageError(IntakeError):
     """The command was called wrongly: see `intake --help`."""
+
+
+class CannotListen(IntakeError):
+    """A listen address is taken or not available on this host: stop what holds it, or set another address."""

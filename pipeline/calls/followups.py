@@ -1,14 +1,19 @@
 """Nobody's call is forgotten: the jobs a missed call owes, and the transcription a voicemail gets.
 
-A missed call (busy, no-answer, failed, canceled, or voicemail) gets, once:
-* `callback_due` on the call: the tier's callback limit on its clock (sla.deadlines.callback_due);
+A missed call (busy, no-answer, failed, canceled, or voicemail) gets, once, as soon as it is known missed:
+* `callback_due` on the call: the tier's callback limit on its clock (sla.deadlines.callback_due), but
+  never later than its ticket's response deadline while that response is still owed;
 * a `callback_reminder` job per engineer to remind (SMS to a number, mail to an address), or a
   `callback_call` that phones the engineer and puts them through to the caller, due a little before
-  that deadline;
-* a `callback_notice` SMS to the caller in their language with the ticket number, when SMS is on and the
-  caller's number can take one.
-An answered call on the same ticket cancels what is still pending. Every job has a dedupe key, so a
-retried webhook cannot schedule anything twice.
+  that deadline. It does not wait for the call to end: if Twilio never reports the end, the engineer is
+  still reminded in time.
+Once the call is over (Twilio's final status report, or the end of the voicemail), and only then, it gets:
+* a `callback_notice` SMS to the caller's own number, in their language, `sms_delay_s` later, when SMS is
+  on and that number can take one. The notice goes to the number that called and to nobody else: the
+  ticket the call joined may be someone else's (a colleague's mail), and nothing in the store tells
+  which e-mail address belongs to the person who called, so no notice goes out by mail.
+An answered call on the same ticket cancels what is still pending, and a call that ends after such an
+answer owes no notice. Every job has a dedupe key, so a retried webhook cannot schedule anything twice.
 
 The scheduler (pipeline.jobs.scheduler) plans reminders from `callback_due` too, but adds none where
 these jobs exist (a callback_reminder on the call's ticket, an SMS to the caller); their payload names
@@ -20,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -39,12 +44,17 @@ PENDING_ON_ANSWER = (CALLBACK_REMINDER, CALLBACK_NOTICE, CALLBACK_CALL)
 
 # built once, on the table (not the ORM entity): every missed call runs them, the values come as parameters
 JOBS = models.Job.__table__
+CALLS = models.Call.__table__
 _JOB_INSERTS = {dialect: insert(JOBS).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(JOBS.c.id)
                 for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
 _CANCEL = (update(JOBS)
            .where(JOBS.c.ticket_id == bindparam("ticket"), JOBS.c.kind.in_(PENDING_ON_ANSWER),
                   JOBS.c.status == "pending")
            .values(status="cancelled", last_error=bindparam("why")))
+# another call on the same ticket, begun since this one, that a person answered
+_ANSWERED_SINCE = select(exists().where(
+    CALLS.c.ticket_id == bindparam("ticket"), CALLS.c.id != bindparam("call"),
+    CALLS.c.started_at >= bindparam("since"), CALLS.c.dial_status.in_(sorted(state.ANSWERED))))
 
 
 def add_job(session: Session, **values: Any) -> bool:
@@ -68,45 +78,95 @@ def reminder_channel(entry: str) -> tuple[str, str, str]:
     return CALLBACK_REMINDER, "sms", entry
 
 
+def callback_deadline(limit_due: datetime, ticket: models.Ticket | None, now: datetime) -> datetime:
+    """The callback limit's deadline, or the ticket's response deadline when that comes first and the
+    response is still owed: calling back is how a phone ticket gets its first response, so the callback
+    must not promise a time after the one the ticket's SLA already promised."""
+    if ticket is None or ticket.first_response_at is not None or ticket.response_due is None:
+        return limit_due
+    if ticket.response_due <= now:  # already late (or "at once"): the response escalation says so
+        return limit_due
+    return min(limit_due, ticket.response_due)
+
+
 def schedule(session: Session, ctx: Context, call: CallRow, now: datetime) -> None:
-    """The callback deadline and the jobs a missed call owes (idempotent: only the first time)."""
+    """The callback deadline and the engineers' reminders a missed call owes (idempotent: only the first
+    time). They do not wait for the call to end."""
     if call.callback_due is not None:
         return
     call_tickets.ensure_ticket(session, ctx, call, now)
-    ticket = session.get(models.Ticket, call.ticket_id) if call.ticket_id else None
+    ticket = _ticket(session, call)
     tier, customer = call_tickets.ticket_tier(session, call, ctx)
     policy = ctx.callback_policy
     if customer is not None and customer.policy_overrides:
         policy = policy.with_overrides(customer.policy_overrides)
-    due = sla.callback_due(now, tier, policy, ctx.calendar)
+    due = callback_deadline(sla.callback_due(now, tier, policy, ctx.calendar), ticket, now)
     call.callback_due = due
-    zone = ticket.timezone if ticket else ctx.tickets.default_timezone
-    caller = call_tickets.caller_number(call)
-    context = {
-        "call": call,
-        "caller": caller or call.from_number or "?",
-        "customer": customer.name if customer else None,
-        "ticket": ticket,
-        "missed": call.missed,
-        "callback_due": acks.format_local(due, zone),
-        "tier": tier,
-    }
-    payload = {"call_sid": call.call_sid, "caller": caller, "callback_due": due.isoformat()}
+    context = _letter_context(ctx, call, ticket, customer, tier)
     remind_at = max(now, due - timedelta(seconds=ctx.options.callback_remind_before_s))
     for entry in reminder_recipients(ctx):
         kind, channel, recipient = reminder_channel(entry)
         rendered = ctx.templates.render("callback", ctx.remind_language, context)
         add_job(session, kind=kind, channel=channel, ticket_id=call.ticket_id, customer_id=call.customer_id,
                 recipient=recipient, subject=rendered.subject, language=rendered.language,
-                body_text=rendered.text if channel == "email" else rendered.text.strip(), payload=payload,
+                body_text=rendered.text if channel == "email" else rendered.text.strip(), payload=_payload(call),
                 due_at=remind_at, dedupe_key=f"callback:{call.call_sid}:{entry}"[:300], created_at=now)
-    if ctx.options.sms_enabled and ctx.sms_from and state.can_take_sms(caller):
-        rendered = ctx.templates.render("sms", call.language, context)
-        add_job(session, kind=CALLBACK_NOTICE, channel="sms", ticket_id=call.ticket_id,
-                customer_id=call.customer_id, recipient=caller, subject=rendered.subject,
-                language=rendered.language, body_text=rendered.text.strip(), payload=payload,
-                due_at=now + timedelta(seconds=ctx.options.sms_delay_s), dedupe_key=f"sms:{call.call_sid}",
-                created_at=now)
+
+
+def schedule_notice(session: Session, ctx: Context, call: CallRow, now: datetime) -> None:
+    """Once a missed call is over, tell the caller by SMS, on the number that called, when we will call
+    back (idempotent: the dedupe key). Nothing while they may still be on the line, nothing once they
+    have been answered since, and nothing by mail (see the module's docstring)."""
+    caller = call_tickets.caller_number(call)
+    if call.callback_due is None or not (ctx.options.sms_enabled and ctx.sms_from and state.can_take_sms(caller)):
+        return
+    ticket = _ticket(session, call)
+    if _answered_since(session, call, ticket):
+        return
+    tier, customer = call_tickets.ticket_tier(session, call, ctx)
+    rendered = ctx.templates.render("sms", call.language, _letter_context(ctx, call, ticket, customer, tier))
+    add_job(session, kind=CALLBACK_NOTICE, channel="sms", ticket_id=call.ticket_id,
+            customer_id=call.customer_id, recipient=caller, subject=rendered.subject,
+            language=rendered.language, body_text=rendered.text.strip(), payload=_payload(call),
+            due_at=now + timedelta(seconds=ctx.options.sms_delay_s), dedupe_key=f"sms:{call.call_sid}",
+            created_at=now)
+
+
+def _ticket(session: Session, call: CallRow) -> models.Ticket | None:
+    return session.get(models.Ticket, call.ticket_id) if call.ticket_id else None
+
+
+def _answered_since(session: Session, call: CallRow, ticket: models.Ticket | None) -> bool:
+    """Whether the caller has had an answer since this call began: a later call on the ticket that a
+    person took, a first response, or the ticket's resolution."""
+    if ticket is None:
+        return False
+    if ticket.resolved_at is not None or (
+            ticket.first_response_at is not None and ticket.first_response_at >= call.started_at):
+        return True
+    return bool(session.connection().execute(
+        _ANSWERED_SINCE, {"ticket": ticket.id, "call": call.id, "since": call.started_at}).scalar())
+
+
+def _letter_context(ctx: Context, call: CallRow, ticket: models.Ticket | None, customer: models.Customer | None,
+                    tier: str) -> dict[str, Any]:
+    assert call.callback_due is not None  # set by schedule
+    zone = ticket.timezone if ticket else ctx.tickets.default_timezone
+    return {
+        "call": call,
+        "caller": call_tickets.caller_number(call) or call.from_number or "?",
+        "customer": customer.name if customer else None,
+        "ticket": ticket,
+        "missed": call.missed,
+        "callback_due": acks.format_local(call.callback_due, zone),
+        "tier": tier,
+    }
+
+
+def _payload(call: CallRow) -> dict[str, Any]:
+    assert call.callback_due is not None
+    return {"call_sid": call.call_sid, "caller": call_tickets.caller_number(call),
+            "callback_due": call.callback_due.isoformat()}
 
 
 def cancel_pending(session: Session, call: CallRow, now: datetime) -> None:

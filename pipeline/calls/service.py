@@ -3,6 +3,8 @@
 `record` inserts the request as a CallEvent under its dedupe key first; a retry finds the key taken and
 changes nothing (it only reads the call, so a retried voice request gets the same TwiML). It runs inside
 the caller's transaction, which commits before Twilio is answered, so an answered request is never lost.
+What it returns says how to answer (the TwiML plan) and, for the request that ended a call, the call as it
+ended, for the edge to log once the transaction has committed.
 """
 
 from __future__ import annotations
@@ -42,18 +44,49 @@ def store_event(session: Session, event: state.Event, now: datetime, error: str 
         payload=dict(event.params), error=error, received_at=now))
 
 
+@dataclass(frozen=True)
+class Ended:
+    """A call as it stood when Twilio reported its end: one line of the call log."""
+
+    call_sid: str
+    from_number: str | None
+    status: str
+    ticket: str | None  # its number
+    missed: str | None  # why nobody answered; None: answered
+    callback_due: datetime | None
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one request did: the TwiML plan (for the requests answered with TwiML) and the call, when this
+    request ended it."""
+
+    plan: Recorded | None
+    ended: Ended | None
+
+
 ANSWERED_WITH_TWIML = frozenset({"voice", "gather", "dial", "record"})
 
 
-def record(session: Session, ctx: Context, event: state.Event, now: datetime) -> Recorded | None:
-    """Store and apply one request; for the requests answered with TwiML, what to answer (else None)."""
+def record(session: Session, ctx: Context, event: state.Event, now: datetime) -> Applied:
+    """Store and apply one request; for the requests answered with TwiML, what to answer."""
     fresh = store_event(session, event, now)
     call, original = rows.load(session, event.call_sid, now)
+    ended = None
     if fresh:
         APPLY[event.kind](session, ctx, call, event, now)
-        settle(session, ctx, call, now)
+        settle(session, ctx, call, now, over=call.ended_at is not None or state.ends_voicemail(event))
+        if original["ended_at"] is None and call.ended_at is not None:
+            ended = _ended(session, call)
         rows.save(session, call, original)
-    return plan(session, ctx, call, fresh, now, event.kind) if event.kind in ANSWERED_WITH_TWIML else None
+    recorded = plan(session, ctx, call, fresh, now, event.kind) if event.kind in ANSWERED_WITH_TWIML else None
+    return Applied(recorded, ended)
+
+
+def _ended(session: Session, call: CallRow) -> Ended:
+    ticket = session.get(models.Ticket, call.ticket_id) if call.ticket_id else None
+    return Ended(call.call_sid, call.from_number, call.status, ticket.number if ticket else None, call.missed,
+                 call.callback_due)
 
 
 def plan(session: Session, ctx: Context, call: CallRow, fresh: bool, now: datetime, kind: str) -> Recorded:
@@ -68,12 +101,16 @@ def plan(session: Session, ctx: Context, call: CallRow, fresh: bool, now: dateti
                     state.is_answered(call.dial_status), ctx.options.transcribe and language == "en")
 
 
-def settle(session: Session, ctx: Context, call: CallRow, now: datetime) -> None:
-    """Derive the final status and, for a missed call, schedule what it owes (once)."""
+def settle(session: Session, ctx: Context, call: CallRow, now: datetime, over: bool) -> None:
+    """Derive the final status and, for a missed call, schedule what it owes (once): the engineers'
+    reminders at once, the caller's notice only once the call is `over` (they may still be on the line,
+    leaving a voicemail, until then)."""
     call.status = state.final_status(call.call_status, call.dial_status)
     call.missed = state.missed_reason(call.call_status, call.dial_status, call.route)
     if call.missed:
         followups.schedule(session, ctx, call, now)
+        if over:
+            followups.schedule_notice(session, ctx, call, now)
     call.updated_at = now
 
 

@@ -119,6 +119,15 @@ class Event:
         return key if len(key) <= 300 else f"{self.kind}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
+def ends_voicemail(event: Event) -> bool:
+    """Whether the request tells that the caller's voicemail is over: the `<Record>` action (the recorded
+    step, answered with a goodbye and a hang-up) or the recording's own callback, completed or absent (both
+    come only once the recording has stopped). Twilio's final status report ends the call in any case."""
+    if event.kind == "record":
+        return True
+    return event.kind == "recording" and event.params.get("RecordingStatus") in ("completed", "absent")
+
+
 def event_from(kind: str, params: Mapping[str, str]) -> Event:
     """A status report about a leg we dialled (it has a ParentCallSid) is about the parent call."""
     leg = params.get("CallSid", "").strip()

@@ -12,6 +12,9 @@ in a transaction of its own, so only the one that fails alone ends with its erro
 such threads write side by side; every batch takes its calls in one order (by CallSid) so that batches
 rarely wait for each other in a circle, and when they do, PostgreSQL's deadlock detection fails one and
 its requests are redone one by one.
+
+Each call is logged in one INFO line when it ends (Twilio's final status report), once that report is
+committed: a batch that was rolled back and redone logs nothing twice.
 """
 
 from __future__ import annotations
@@ -42,12 +45,30 @@ def writers(rt: Runtime) -> int:
     return 1 if rt.settings.is_sqlite else POSTGRES_WRITERS
 
 
+def log_ended(ended: service.Ended | None) -> None:
+    """The call log's line for a call that ended (the mail side logs each raw input the same way)."""
+    if ended is None:
+        return
+    outcome = "answered"
+    if ended.missed:
+        due = ended.callback_due.isoformat(timespec="seconds") if ended.callback_due else "-"
+        outcome = f"missed ({ended.missed}), callback_due {due}"
+    log.info("call %s from %s: %s, ticket %s, %s", ended.call_sid, ended.from_number or "-", ended.status,
+             ended.ticket or "-", outcome)
+
+
+def result_of(applied: service.Applied) -> Result:
+    return applied.plan or True
+
+
 def apply_alone(rt: Runtime, ctx: Context, event: state.Event, now: datetime) -> Result:
     """One request in a transaction of its own. A failure to apply it is logged and the request kept with
     its error (the per-item guard); a failing database is raised (StoreUnavailable)."""
     try:
         with db.transaction(rt.sessions) as session:
-            return service.record(session, ctx, event, now) or True
+            applied = service.record(session, ctx, event, now)
+        log_ended(applied.ended)  # committed
+        return result_of(applied)
     except StoreUnavailable:
         raise
     except Exception as exc:  # the per-item guard: keep the request with its error, answer anyway
@@ -90,14 +111,18 @@ class GroupWriter:
         """All in one transaction. Should it fail (a bad request, a deadlock with another process, a lock
         timeout), each request is done again alone: one bad request costs the others a retry, never their
         answer, and only the requests that fail alone get the error (503: Twilio retries)."""
+        results: list[Result | BaseException]
         try:
             with db.transaction(self.rt.sessions) as session:
-                results: list[Result | BaseException] = [
-                    service.record(session, self.ctx, event, now) or True for event, now, _ in batch]
+                applied = [service.record(session, self.ctx, event, now) for event, now, _ in batch]
         except Exception:  # rolled back: each request again, alone
             if len(batch) > 1:
                 log.warning("hotline batch of %d failed; applying each alone", len(batch), exc_info=True)
             results = [self._alone(event, now) for event, now, _ in batch]
+        else:  # committed
+            for each in applied:
+                log_ended(each.ended)
+            results = [result_of(each) for each in applied]
         for (*_, future), result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
                 future.set_exception(result)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -122,10 +123,15 @@ def smtp_factory(rt: Runtime, handler: IntakeHandler, **options: Any) -> Callabl
     return make
 
 
-async def start(rt: Runtime, on_stored: Callable[[int], None]) -> asyncio.AbstractServer:
-    """Listen on INTAKE_SMTP_LISTEN; ConfigError (before binding) when the TLS/AUTH settings are unsafe."""
+async def start(rt: Runtime, on_stored: Callable[[int], None],
+                sock: socket.socket | None = None) -> asyncio.AbstractServer:
+    """Serve on `sock`, a socket already bound to INTAKE_SMTP_LISTEN (`intake serve` binds it first, so a
+    taken port stops start-up before anything runs), else bind that address here. ConfigError (before
+    serving) when the TLS/AUTH settings are unsafe."""
     options = smtp_security.server_options(rt.settings)
-    host, port = rt.settings.smtp_bind
     handler = IntakeHandler(rt, on_stored)
     loop = asyncio.get_running_loop()
+    if sock is not None:
+        return await loop.create_server(smtp_factory(rt, handler, **options), sock=sock)
+    host, port = rt.settings.smtp_bind
     return await loop.create_server(smtp_factory(rt, handler, **options), host=host, port=port)

@@ -1,8 +1,8 @@
 """`intake calendar is-workday DATE` / `next-workday DATE`: China's working days as the SLA clocks see them.
 
 Each answer names its source: official (the State Council's published schedule, chinese_calendar),
-estimated (a year not yet published: holidays.China's guess, no make-up days) or override (the policy's
-[calendar] extra_holidays / extra_workdays).
+estimated (a year not yet published: holidays.China's guess, no make-up days) or override (extra_holidays /
+extra_workdays in the config's [policy.calendar]).
 """
 
 from __future__ import annotations

@@ -22,7 +22,10 @@ def list_outbox(args: argparse.Namespace) -> int:
     with common.runtime() as rt, rt.sessions() as session:
         jobs = queries.jobs(session, channel="email")
         numbers = {t.id: t.number for t in queries.tickets(session, limit=100000)}
-        rows = [views.job_row(job, numbers) for job in jobs]
+        zone = rt.settings.timezone
+        # in the configured zone, as `reminders list` shows the same jobs (the store keeps them in UTC)
+        rows = [dict(views.job_row(job, numbers), due_at=views.local(job.due_at, zone),
+                     sent_at=views.local(job.sent_at, zone)) for job in jobs]
     output.emit(rows, COLUMNS, args.json)
     return 0
 

@@ -48,7 +48,8 @@ def _cell(value: Any, limit: int = 48) -> str:
     return text
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], out: TextIO = sys.stdout) -> None:
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], out: TextIO | None = None) -> None:
+    out = out or sys.stdout  # looked up at each call: whatever stdout is now (a pager, a test's capture)
     cells = [[_cell(row.get(column)) for column in columns] for row in rows]
     widths = [max([width(column), *(width(r[i]) for r in cells)]) for i, column in enumerate(columns)]
     def line(values: Sequence[str]) -> str:
@@ -58,6 +59,10 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], out: TextIO = 
         print(line(row), file=out)
     if not rows:
         print("(none)", file=out)
+
+
+def _fixed(values: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(v + " " * (w - width(v)) for v, w in zip(values, widths, strict=True)).rstrip()
 
 
 def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:
@@ -77,12 +82,19 @@ def emit_one(row: dict[str, Any], as_json: bool) -> None:
         print(f"{key:>18}: {_cell(value, 200)}")
 
 
-def stream(rows: Iterable[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:
+def stream(rows: Iterable[dict[str, Any]], columns: Sequence[str], as_json: bool,
+           widths: Sequence[int] | None = None) -> None:
     """Rows as each is ready (ingest, triage). With --json: one JSON array written one element per
-    line, so a reader sees progress and a JSON parser sees one array whatever the count."""
+    line, so a reader sees progress and a JSON parser sees one array whatever the count. With `widths`
+    (one per column) the table has a header row and each cell is cut or padded to its column's width."""
     if not as_json:
+        if widths is not None:
+            print(_fixed(columns, widths), flush=True)
         for row in rows:
-            print("  ".join(_cell(row.get(column), 40) for column in columns), flush=True)
+            if widths is None:
+                print("  ".join(_cell(row.get(column), 40) for column in columns), flush=True)
+            else:
+                print(_fixed([_cell(row.get(c), w) for c, w in zip(columns, widths, strict=True)], widths), flush=True)
         return
     separator = "["
     for row in rows:

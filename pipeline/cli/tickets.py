@@ -5,6 +5,10 @@ so `intake reminders list` agrees with the ticket at once: a response cancels th
 warning and escalation, an arrival on site those of the on-site clock, a new severity moves them, a
 resolution plans the follow-up visit. `--at`
 says when the change happened (default now); planning happens as of that instant.
+
+A response or an arrival on site is recorded once: a second one changes nothing and says when the first
+was recorded (`already_recorded` in --json); `--correct` replaces a wrongly recorded time. Their `--at`
+may not lie before the ticket arrived or in the future (beyond a minute of clock skew).
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ import argparse
 import sys
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from pipeline.cli import common, output
-from pipeline.errors import NotFound
+from pipeline.errors import NotFound, UsageError
 from pipeline.jobs import scheduler
 from pipeline.records import Severity
 from pipeline.runtime import Runtime
@@ -50,6 +55,9 @@ def register(nouns: argparse._SubParsersAction) -> None:
         verb = output.add_json_option(verbs.add_parser(name, help=helptext))
         verb.add_argument("number")
         verb.add_argument("--at", help="when (ISO 8601; default now)")
+        if action in RECORDED:
+            verb.add_argument("--correct", action="store_true",
+                              help=f"replace the {RECORDED[action]} time already recorded (a mistake)")
         verb.set_defaults(func=change(action))
     severity = output.add_json_option(verbs.add_parser("severity", help="set the severity (1-4): new deadlines"))
     severity.add_argument("number")
@@ -80,11 +88,7 @@ def show_ticket(args: argparse.Namespace) -> int:
         row = views.ticket_detail(session, _ticket(session, args.number), rt.now())
     output.emit_one(row, args.json)
     if not args.json:
-        for name, clock in row["sla"].items():
-            left = clock["time_left_s"]
-            print(f"{'sla ' + name:>18}: {clock['state']}" + (f", due {clock['due']}" if clock["due"] else "")
-                  + (f", {left // 60} min left" if left is not None and clock["state"] == "running" else "")
-                  + (" (paused)" if clock["paused"] else ""))
+        print_sla(row)
         for message in row["messages"]:
             print(f"\n--- {message['direction']} {message['kind']} {message['at']} {message['from'] or ''}")
             print(f"    {message['subject'] or ''}")
@@ -94,7 +98,19 @@ def show_ticket(args: argparse.Namespace) -> int:
     return 0
 
 
-Action = Callable[[Runtime, Session, models.Ticket, datetime, argparse.Namespace], None]
+def print_sla(row: dict[str, Any]) -> None:
+    """The ticket's clocks under its fields: state, due and what is left of a running one."""
+    for name, clock in row["sla"].items():
+        left = clock["time_left_s"]
+        state = "none (not promised)" if clock["state"] == views.NOT_PROMISED else clock["state"]
+        print(f"{'sla ' + name:>18}: {state}" + (f", due {clock['due']}" if clock["due"] else "")
+              + (f", {left // 60} min left" if left is not None and clock["state"] == "running" else "")
+              + (" (paused)" if clock["paused"] else ""))
+
+
+# A change returns the time a response or arrival was already recorded at when it kept it (nothing
+# changed), else None.
+Action = Callable[[Runtime, Session, models.Ticket, datetime, argparse.Namespace], datetime | None]
 
 
 def change(action: Action) -> Callable[[argparse.Namespace], int]:
@@ -105,21 +121,36 @@ def change(action: Action) -> Callable[[argparse.Namespace], int]:
             at = common.parse_time(args.at, rt.settings.zone) or rt.now()
             with db.transaction(rt.sessions) as session:
                 ticket = _ticket(session, args.number)
-                action(rt, session, ticket, at, args)
-                ticket.updated_at = at
-                scheduler.plan_ticket(rt, session, ticket, at)
+                kept = action(rt, session, ticket, at, args)
+                if kept is None:
+                    ticket.updated_at = at
+                    scheduler.plan_ticket(rt, session, ticket, at)
             with rt.sessions() as session:
                 row = views.ticket_detail(session, _ticket(session, args.number), at)
         row.pop("messages")
+        if action in RECORDED:
+            row["already_recorded"] = kept is not None
+            _note_recorded(action, row, kept)
         if action is part_needed and not args.json:
             print(f"part dispatch on {row['part_dispatch_on']}")
-        if action is onsite and row["onsite_due"] is None:  # a note, not an error: the arrival is recorded
-            print(f"intake: {row['number']}: level {row['severity']} promises no on-site arrival; "
-                  f"arrival recorded at {row['onsite_at']}", file=sys.stderr)
         output.emit_one(row, args.json)
+        if not args.json:
+            print_sla(row)
         return 0
 
     return run
+
+
+def _note_recorded(action: Action, row: dict[str, Any], kept: datetime | None) -> None:
+    """Notes, not errors, on stderr: a time kept, or an arrival no level promised."""
+    what = RECORDED[action]
+    if kept is not None:
+        recorded = row["first_response_at"] if action is respond else row["onsite_at"]
+        print(f"intake: {row['number']}: {what} already recorded at {recorded}; kept (--correct replaces it)",
+              file=sys.stderr)
+    elif action is onsite and row["onsite_due"] is None:
+        print(f"intake: {row['number']}: level {row['severity']} promises no on-site arrival; "
+              f"arrival recorded at {row['onsite_at']}", file=sys.stderr)
 
 
 def _customer(session: Session, ticket: models.Ticket) -> models.Customer | None:
@@ -137,12 +168,23 @@ def reopen(rt: Runtime, session: Session, ticket: models.Ticket, at: datetime, a
     service.reopen(ticket, at)
 
 
-def respond(rt: Runtime, session: Session, ticket: models.Ticket, at: datetime, args: argparse.Namespace) -> None:
-    service.respond(ticket, at)
+def _check_time(rt: Runtime, ticket: models.Ticket, at: datetime) -> None:
+    try:
+        service.check_event_time(ticket, at, rt.now())
+    except ValueError as exc:
+        raise UsageError(f"{ticket.number}: --at {exc}") from None
 
 
-def onsite(rt: Runtime, session: Session, ticket: models.Ticket, at: datetime, args: argparse.Namespace) -> None:
-    service.arrive_onsite(ticket, at)
+def respond(rt: Runtime, session: Session, ticket: models.Ticket, at: datetime,
+            args: argparse.Namespace) -> datetime | None:
+    _check_time(rt, ticket, at)
+    return service.respond(ticket, at, correct=args.correct)
+
+
+def onsite(rt: Runtime, session: Session, ticket: models.Ticket, at: datetime,
+           args: argparse.Namespace) -> datetime | None:
+    _check_time(rt, ticket, at)
+    return service.arrive_onsite(ticket, at, correct=args.correct)
 
 
 def wait(rt: Runtime, session: Session, ticket: models.Ticket, at: datetime, args: argparse.Namespace) -> None:
@@ -166,3 +208,6 @@ def part_needed(rt: Runtime, session: Session, ticket: models.Ticket, at: dateti
                 args: argparse.Namespace) -> None:
     ticket.part_dispatch_on = cutoff.part_dispatch_date(at, rt.calendar, rt.settings.zone,
                                                         cutoff.dispatch_cutoff(rt.policy))
+
+
+RECORDED: dict[Action, str] = {respond: "response", onsite: "arrival on site"}  # recorded once

@@ -10,6 +10,7 @@ from pipeline.runtime import Runtime
 from pipeline.tickets import ingest
 
 COLUMNS = ("source", "language", "severity", "automatic", "ticket_ref", "subject")
+WIDTHS = (40, 8, 8, 28, 10, 60)  # fixed, so the header fits rows that are printed as each file is read
 
 
 def register(nouns: argparse._SubParsersAction) -> None:
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     rt = Runtime.open(common.settings(), migrate=False)
     try:
         output.stream((explain(rt, source, raw) for source, raw in files.read_messages(args.paths)),
-                      COLUMNS, args.json)
+                      COLUMNS, args.json, WIDTHS)
     finally:
         rt.close()
     return 0

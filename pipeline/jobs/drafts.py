@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
+from pipeline.calls import state
 from pipeline.jobs import letters, owed, sync
 from pipeline.jobs.rules import SchedulerRules
 from pipeline.runtime import Runtime
@@ -44,6 +45,13 @@ def sms_enabled(settings: Settings) -> bool:
     return bool(settings.twilio_account_sid and settings.twilio_number and getattr(hotline, "sms_enabled", True))
 
 
+def notice_delay(settings: Settings) -> timedelta:
+    """How long after a missed call ends its caller's notice waits (hotline.sms_delay_s): a late report
+    that someone answered can still cancel it."""
+    hotline = getattr(settings, "hotline", None)
+    return timedelta(seconds=getattr(hotline, "sms_delay_s", 0))
+
+
 def ticket_facts(ticket: models.Ticket) -> owed.TicketFacts:
     return owed.TicketFacts(**{field.name: getattr(ticket, field.name) for field in fields(owed.TicketFacts)})
 
@@ -72,6 +80,7 @@ class Drafter:
         self.service, self.calendar = rt.service_policy, rt.calendar
         self.hours = self.service.hours
         self.sms = sms_enabled(rt.settings)
+        self.notice_delay = notice_delay(rt.settings)
         self.domain = rt.settings.service_address.rpartition("@")[2]
 
     # what is owed -------------------------------------------------------------------------------------
@@ -84,7 +93,7 @@ class Drafter:
 
     def call_owed(self, call: models.Call, ticket: models.Ticket | None) -> list[owed.Owed]:
         facts = ticket_facts(ticket) if ticket is not None else None
-        return owed.callback_jobs(call_facts(call), facts, self.rules, sms=self.sms)
+        return owed.callback_jobs(call_facts(call), facts, self.rules, sms=self.sms, notice_delay=self.notice_delay)
 
     # who, in which language and zone --------------------------------------------------------------
     def engineer(self, channel: str = "email") -> str | None:
@@ -99,11 +108,22 @@ class Drafter:
             return self.engineer(job.channel)
         if job.to == MANAGER:
             return (customer.manager_email if customer else None) or self.rules.manager_email or self.engineer()
+        if job.kind in CALL_KINDS:
+            return self.caller(job, call)
         if job.channel == "sms":
             return call.from_number if call is not None else None
         if ticket is not None and "@" in ticket.requester:
             return ticket.requester
         return customer_email
+
+    @staticmethod
+    def caller(job: owed.Owed, call: models.Call | None) -> str | None:
+        """A missed call's notice goes to the person who called and to nobody else: by SMS to the number
+        that called, when it can take one. Never by mail: neither the ticket's requester (the call may
+        have joined a colleague's ticket) nor a contact of the customer is known to be the caller."""
+        if job.channel != "sms" or call is None or not state.can_take_sms(call.from_number):
+            return None
+        return call.from_number
 
     def language(self, job: owed.Owed, customer_language: str | None) -> str:
         return customer_language or self.rules.customer_language if job.to == CUSTOMER else self.rules.staff_language

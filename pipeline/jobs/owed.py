@@ -147,10 +147,19 @@ def revisit(
 
 
 def callback_jobs(
-    call: CallFacts, ticket: TicketFacts | None, rules: SchedulerRules, *, sms: bool
+    call: CallFacts, ticket: TicketFacts | None, rules: SchedulerRules, *, sms: bool,
+    notice_delay: timedelta = timedelta(0),
 ) -> list[Owed]:
     """A missed call: remind the engineer before its callback falls due, and tell the caller when we will
-    call. Nothing once the ticket has been answered since the call, or resolved."""
+    call. Nothing once the ticket has been answered since the call, or resolved.
+
+    The engineer's reminder does not wait for the call to end (without Twilio's final report it still
+    falls due by callback_due). The caller's notice does: it is due `notice_delay` after the call ended,
+    never while they may still be on the line, and only by SMS, to the number that called. By mail it
+    would go to the ticket's requester or the customer's first address, who may be someone else than
+    the caller (the call may have joined a colleague's ticket): no mail is better than mail to the
+    wrong person.
+    """
     if ticket is not None and (
         ticket.status == RESOLVED
         or (ticket.first_response_at is not None and ticket.first_response_at >= call.started_at)
@@ -161,9 +170,9 @@ def callback_jobs(
     owed = [Owed(f"callback_reminder:{call.id}", "callback_reminder", remind, "engineer")]
     if sms and rules.engineer_phone:
         owed.append(Owed(f"callback_reminder:{call.id}:sms", "callback_reminder", remind, "engineer", "sms"))
-    if rules.callback_notice:
-        owed.append(Owed(f"callback_notice:{call.id}", "callback_notice", missed_at, "customer",
-                         "sms" if sms else "email"))
+    if rules.callback_notice and sms and call.ended_at is not None:
+        owed.append(Owed(f"callback_notice:{call.id}", "callback_notice", call.ended_at + notice_delay, "customer",
+                         "sms"))
     return owed
 
 

@@ -2,13 +2,15 @@
 
 Three sources, in order of precedence:
 
-* ``override``: the policy's [calendar] extra_holidays / extra_workdays, so operations can patch a
-  day (a site closure, a year the packages do not know yet) without a release;
+* ``override``: the policy's [calendar] extra_holidays / extra_workdays (``[policy.calendar]`` in
+  intake.toml), so operations can patch a day (a site closure, a year the packages do not know yet)
+  without a release;
 * ``official``: chinese_calendar, a table of the State Council's published schedules; it raises
   NotImplementedError for years it does not cover (before 2004, and the next year until the
   schedule is published, usually in October-December);
 * ``estimated``: holidays.China, which guesses unpublished years (fixed-date and lunar holidays,
-  no make-up days). The first estimated day of each year is logged as a warning.
+  no make-up days). The first time a process uses a day of such a year, that is logged once, at INFO
+  (the answers say "estimated" themselves; a CLI run should not warn each time a planner looks ahead).
 
 Answers are cached per day: deadline arithmetic asks about the same days in loops.
 """
@@ -16,6 +18,7 @@ Answers are cached per day: deadline arithmetic asks about the same days in loop
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -33,6 +36,31 @@ REGIONS = ("CN",)
 SEARCH_LIMIT_DAYS = 3660  # no calendar goes ten years without a working day
 
 
+class EstimatedYears:
+    """Says once per year that its days are estimated: one of these per process (PROCESS_ESTIMATES),
+    however many calendars it builds."""
+
+    def __init__(self) -> None:
+        self._told: set[int] = set()
+        self._lock = threading.Lock()  # calendars are shared by the serve threads
+
+    def used(self, year: int) -> None:
+        with self._lock:
+            if year in self._told:
+                return
+            self._told.add(year)
+        log.info(
+            "China's %d holiday schedule is not in chinese_calendar %s: its days are holidays.China "
+            "estimates (no make-up days) until it is published; list known days in [policy.calendar] "
+            "extra_holidays / extra_workdays, or upgrade chinesecalendar",
+            year,
+            getattr(chinese_calendar, "__version__", "?"),
+        )
+
+
+PROCESS_ESTIMATES = EstimatedYears()
+
+
 class WorkCalendar:
     """Answers "is this a working day?" for one region, with local overrides on top."""
 
@@ -41,6 +69,7 @@ class WorkCalendar:
         region: str = "CN",
         extra_holidays: Iterable[date] = (),
         extra_workdays: Iterable[date] = (),
+        estimates: EstimatedYears = PROCESS_ESTIMATES,
     ) -> None:
         if region not in REGIONS:
             raise ConfigError(f"calendar.region: {region!r} is not supported (use one of {REGIONS})")
@@ -53,7 +82,7 @@ class WorkCalendar:
             raise ConfigError(f"calendar: {days} listed in both extra_holidays and extra_workdays")
         self._days: dict[date, tuple[bool, Source]] = {}
         self._fallback: holidays.HolidayBase | None = None
-        self._estimated_years: set[int] = set()
+        self._estimates = estimates
 
     @classmethod
     def from_policy(cls, policy: dict[str, Any]) -> WorkCalendar:
@@ -114,15 +143,7 @@ class WorkCalendar:
             return chinese_calendar.is_workday(day), "official"
         except NotImplementedError:
             pass
-        if day.year not in self._estimated_years:
-            self._estimated_years.add(day.year)
-            log.warning(
-                "China's %d holiday schedule is not in chinese_calendar %s: using holidays.China "
-                "estimates (no make-up days) until it is published; add [calendar] extra_holidays / "
-                "extra_workdays or upgrade chinesecalendar",
-                day.year,
-                getattr(chinese_calendar, "__version__", "?"),
-            )
+        self._estimates.used(day.year)
         if self._fallback is None:
             self._fallback = holidays.China()
         return self._fallback.is_working_day(day), "estimated"

@@ -24,10 +24,13 @@ def onsite_done_at(ticket: models.Ticket) -> datetime | None:
     return min((t for t in (ticket.onsite_at, ticket.resolved_at) if t is not None), default=None)
 
 
+NOT_PROMISED = "none"  # the clock's state when its level promises nothing (level 4 on site): no due
+
+
 def sla_row(ticket: models.Ticket, now: datetime) -> dict[str, dict[str, Any]]:
-    """Per clock: due, met / breached / running, and seconds left (negative: late). The resolve clock
-    stands still while the ticket waits for the customer; on-site ends at the engineer's arrival (or when
-    the service is restored first)."""
+    """Per clock: due, met / breached / running (none: nothing promised), and seconds left (negative:
+    late). The resolve clock stands still while the ticket waits for the customer; on-site ends at the
+    engineer's arrival (or when the service is restored first)."""
     clocks = (("response", ticket.response_due, ticket.first_response_at),
               ("onsite", ticket.onsite_due, onsite_done_at(ticket)),
               ("resolve", ticket.resolve_due, ticket.resolved_at))
@@ -35,7 +38,8 @@ def sla_row(ticket: models.Ticket, now: datetime) -> dict[str, dict[str, Any]]:
     for name, due, done in clocks:
         paused = name == "resolve" and ticket.status == "waiting" and ticket.waiting_since is not None
         status = deadlines.clock_status(due, done, ticket.waiting_since if paused else now)
-        row[name] = {"due": local(due, ticket.timezone), "state": status.state, "time_left_s": status.time_left_s,
+        state = status.state if due is not None else NOT_PROMISED
+        row[name] = {"due": local(due, ticket.timezone), "state": state, "time_left_s": status.time_left_s,
                      "paused": paused}
     return row
 

@@ -54,14 +54,15 @@ def insert_raws(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
     return {key: raw_id for raw_id, key in result}
 
 
-def raws_by_dedupe_keys(session: Session, keys: list[str]) -> dict[str, tuple[int, str, int | None]]:
-    """{dedupe key: (id, status, ticket id)} of the raw inputs already stored under these keys."""
+def raws_by_dedupe_keys(session: Session, keys: list[str]) -> dict[str, tuple[int, str, int | None, str | None]]:
+    """{dedupe key: (id, status, ticket id, ticket number)} of the raw inputs already stored under these keys."""
     if not keys:
         return {}
     rows = session.connection().execute(
-        select(RAW.c.dedupe_key, RAW.c.id, RAW.c.status, RAW.c.ticket_id)
+        select(RAW.c.dedupe_key, RAW.c.id, RAW.c.status, RAW.c.ticket_id, TICKETS.c.number)
+        .select_from(RAW.outerjoin(TICKETS, TICKETS.c.id == RAW.c.ticket_id))
         .where(RAW.c.dedupe_key.in_(bindparam("keys", expanding=True))), {"keys": sorted(set(keys))}).all()
-    return {key: (raw_id, status, ticket_id) for key, raw_id, status, ticket_id in rows}
+    return {key: (raw_id, status, ticket_id, number) for key, raw_id, status, ticket_id, number in rows}
 
 
 def insert_tickets(session: Session, rows: list[dict[str, Any]]) -> list[int]:

@@ -74,10 +74,7 @@ def _record(rt: Runtime, items: list[RawInput], stored: list[Any], pending_index
             understood: list[ingest.Understood]) -> list[IngestResult]:
     recorded = ingest.record(rt, [(stored[i].raw_id, items[i].source, items[i].received_at, u)
                                   for i, u in zip(pending_index, understood, strict=True)])
-    results = [ingest.duplicate_result(item, s) for item, s in zip(items, stored, strict=True)]
-    for i, result in zip(pending_index, recorded, strict=True):
-        results[i] = result
-    return results
+    return ingest.results_in_order(items, stored, pending_index, recorded)
 
 
 def ingest_all(rt: Runtime, items: Iterator[RawInput], batch_size: int = 200,

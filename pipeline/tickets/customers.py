@@ -3,14 +3,18 @@
 Besides the columns of HEADER a file may have a `policy_overrides` column: a JSON object shaped like the
 service policy ({"levels": {"1": {"resolve": "2h"}}, "sla": {"warn_share": 0.5}}) that replaces the
 department's values for that customer. An empty cell clears them; a file without the column keeps them.
+
+The file may be UTF-8 (with or without the BOM Excel writes), GB18030 (which covers GBK and GB2312: what
+Excel in mainland China saves as "CSV") or Big5 (Taiwan, Hong Kong), tried in that order (decode_csv).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,6 +30,37 @@ from pipeline.store import models
 HEADER = ("name", "emails", "domains", "phones", "tier", "manager_email", "timezone")
 OVERRIDES = "policy_overrides"  # optional column
 TIERS = ("24x7", "8x5")
+
+
+def decode_csv(data: bytes) -> tuple[str, str]:
+    """The text of a customers file and the codec that read it: UTF-8 (with or without BOM), else GB18030,
+    else Big5. Nearly every Big5 file is also valid GB18030, read wrongly: GB18030 gives way to Big5 when
+    its reading shows the signs of that (see _misread) and Big5 reads every byte. ValueError when neither
+    reads the file."""
+    try:
+        return data.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        not_utf8 = exc
+    gb18030, big5 = _decoded(data, "gb18030"), _decoded(data, "big5")
+    if gb18030 is not None and (big5 is None or not _misread(gb18030)):
+        return gb18030.removeprefix("\ufeff"), "gb18030"  # GB18030 has a BOM of its own
+    if big5 is not None:
+        return big5, "big5"
+    raise ValueError(f"not UTF-8, GB18030 or Big5 text (UTF-8 stops at byte 0x{data[not_utf8.start]:02x}, "
+                     f"offset {not_utf8.start})")
+
+
+def _decoded(data: bytes, codec: str) -> str | None:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError:
+        return None
+
+
+def _misread(text: str) -> bool:
+    """Big5 read as GB18030 shows private-use characters (GB18030's user-defined areas cover much of Big5's
+    first rows: 一 人 台) or kana (GBK keeps hiragana where Big5 has 中 文), which a Chinese file has not."""
+    return any(unicodedata.category(ch) == "Co" or "\u3040" <= ch <= "\u30ff" for ch in text)
 
 
 def normalise_phone(value: str, region: str = "CN") -> str | None:
@@ -151,9 +186,17 @@ def sla_terms(customer: models.Customer) -> tuple[str, dict[str, Any] | None]:
     return customer.tier, customer.policy_overrides or None
 
 
-def import_rows(session: Session, rows: Iterable[CustomerRow], now: datetime) -> list[models.Customer]:
-    """Upsert every row in the caller's transaction. Returns the customers that existed before and whose
-    SLA terms changed: their open tickets need new deadlines (pipeline.tickets.service.follow_customer)."""
+@dataclass(frozen=True)
+class Imported:
+    """The customers an import wrote (each once, in file order) and those among them that existed before
+    and whose SLA terms changed: their open tickets need new deadlines (service.follow_customer)."""
+
+    customers: list[models.Customer] = field(default_factory=list)
+    changed: list[models.Customer] = field(default_factory=list)
+
+
+def import_rows(session: Session, rows: Iterable[CustomerRow], now: datetime) -> Imported:
+    """Upsert every row in the caller's transaction."""
     before: dict[str, tuple[str, dict[str, Any] | None] | None] = {}
     imported: dict[str, models.Customer] = {}
     for row in rows:
@@ -161,5 +204,6 @@ def import_rows(session: Session, rows: Iterable[CustomerRow], now: datetime) ->
             known = session.scalar(select(models.Customer).where(models.Customer.name == row.name))
             before[row.name] = sla_terms(known) if known is not None else None
         imported[row.name] = upsert(session, row, now)
-    return [customer for name, customer in imported.items()
-            if before[name] is not None and sla_terms(customer) != before[name]]
+    changed = [customer for name, customer in imported.items()
+               if before[name] is not None and sla_terms(customer) != before[name]]
+    return Imported(list(imported.values()), changed)

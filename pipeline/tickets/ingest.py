@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -72,8 +72,34 @@ def to_process(stored: Sequence[raw_store.Stored]) -> list[int]:
 
 
 def duplicate_result(item: RawInput, stored: raw_store.Stored) -> IngestResult:
-    return IngestResult(item.source, IngestStatus.DUPLICATE, reason=f"already stored as raw input {stored.raw_id}"
-                        f" ({stored.status})", raw_id=stored.raw_id)
+    """A message stored before: the raw input that holds it and, once processed, the ticket it went to."""
+    on_ticket = f", on ticket {stored.ticket_number}" if stored.ticket_number else ""
+    return IngestResult(item.source, IngestStatus.DUPLICATE, ticket=stored.ticket_number,
+                        reason=f"already stored as raw input {stored.raw_id} ({stored.status}){on_ticket}",
+                        raw_id=stored.raw_id, ticket_id=stored.ticket_id)
+
+
+def results_in_order(items: Sequence[RawInput], stored: Sequence[raw_store.Stored], pending: Sequence[int],
+                     recorded: Sequence[IngestResult]) -> list[IngestResult]:
+    """One result per item, in input order: the recorded ones, and a duplicate result for the rest. A copy
+    of a message recorded in this very batch names what became of that message (its ticket)."""
+    results: list[IngestResult | None] = [None] * len(items)
+    first_copies: dict[int, IngestResult] = {}
+    for i, result in zip(pending, recorded, strict=True):
+        results[i] = result
+        if result.raw_id is not None:
+            first_copies[result.raw_id] = result
+    for i, (item, copy) in enumerate(zip(items, stored, strict=True)):
+        if results[i] is None:
+            results[i] = duplicate_result(item, _as_recorded(copy, first_copies.get(copy.raw_id)))
+    return [result for result in results if result is not None]
+
+
+def _as_recorded(stored: raw_store.Stored, first: IngestResult | None) -> raw_store.Stored:
+    if first is None or first.status == IngestStatus.DUPLICATE:
+        return stored
+    status = "quarantined" if first.status == IngestStatus.QUARANTINED else "processed"
+    return replace(stored, status=status, ticket_id=first.ticket_id, ticket_number=first.ticket)
 
 
 def record(rt: Runtime, batch: Sequence[tuple[int, str, datetime, Understood]]) -> list[IngestResult]:
@@ -125,10 +151,7 @@ def ingest(rt: Runtime, items: Sequence[RawInput],
         understood = [understand_in(rt, items[i].raw) for i in pending]
     recorded = record(rt, [(stored[i].raw_id, items[i].source, items[i].received_at, u)
                            for i, u in zip(pending, understood, strict=True)])
-    results: list[IngestResult] = [duplicate_result(item, s) for item, s in zip(items, stored, strict=True)]
-    for i, result in zip(pending, recorded, strict=True):
-        results[i] = result
-    return results
+    return results_in_order(items, stored, pending, recorded)
 
 
 def process_stored(rt: Runtime, raw_id: int) -> IngestResult:

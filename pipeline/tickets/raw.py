@@ -36,7 +36,8 @@ class Stored:
     raw_id: int
     fresh: bool  # False: this content (or Message-ID) was stored before
     status: str  # received | processed | quarantined
-    ticket_id: int | None = None
+    ticket_id: int | None = None  # the ticket the stored copy went to, once processed
+    ticket_number: str | None = None
 
 
 def dedupe_key(raw: bytes, message_id: str | None) -> tuple[str, str]:
@@ -82,8 +83,8 @@ def store_many(session: Session, items: Sequence[RawInput], channel: str = "emai
         elif key in inserted:
             stored.append(Stored(inserted[key], False, "received"))
         else:
-            raw_id, status, ticket_id = existing[key]
-            stored.append(Stored(raw_id, False, status, ticket_id))
+            raw_id, status, ticket_id, ticket_number = existing[key]
+            stored.append(Stored(raw_id, False, status, ticket_id, ticket_number))
     return stored
 
 

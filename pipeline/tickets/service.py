@@ -8,9 +8,11 @@ not at all.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
@@ -19,10 +21,11 @@ from pipeline.records import ParsedMail, Triage
 from pipeline.runtime import Runtime
 from pipeline.sla import deadlines as sla
 from pipeline.sla import workdays
-from pipeline.store import models, queries
+from pipeline.store import models, queries, writes
 from pipeline.tickets import acks
 
 OPEN, WAITING, RESOLVED = "open", "waiting", "resolved"
+CLOCK_SKEW = timedelta(minutes=1)  # how far a time staff give may lie ahead of our clock (theirs runs fast)
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ def context(rt: Runtime) -> Context:
     return Context(
         service=rt.service_policy,
         calendar=rt.calendar,
-        ack_builder=acks.AckBuilder(rt.templates, rt.service_policy, settings.service_address),
+        ack_builder=acks.AckBuilder.of(rt),
         default_tier=settings.default_tier,
         default_timezone=settings.timezone,
         ticket_prefix=settings.ticket_prefix,
@@ -115,21 +118,38 @@ def resume(ticket: models.Ticket, at: datetime, ctx: Context | None = None) -> N
     ticket.status, ticket.waiting_since, ticket.updated_at = OPEN, None, at
 
 
-def respond(ticket: models.Ticket, at: datetime) -> None:
-    if ticket.first_response_at is None:
-        ticket.first_response_at = at
-    ticket.updated_at = at
+def check_event_time(ticket: models.Ticket, at: datetime, now: datetime) -> None:
+    """A response or an arrival on site cannot come before the ticket arrived, nor later than now (give or
+    take CLOCK_SKEW): ValueError says which, with the times in the ticket's zone."""
+    zone = ZoneInfo(ticket.timezone)
+    if at < ticket.received_at:
+        raise ValueError(f"{at.astimezone(zone).isoformat()} is before the ticket arrived "
+                         f"({ticket.received_at.astimezone(zone).isoformat()})")
+    if at > now + CLOCK_SKEW:
+        raise ValueError(f"{at.astimezone(zone).isoformat()} is in the future "
+                         f"(now {now.astimezone(zone).isoformat(timespec='seconds')})")
 
 
-def arrive_onsite(ticket: models.Ticket, at: datetime) -> None:
-    """The engineer arrived on site: the on-site clock stops (the first arrival counts, as the first
-    response does)."""
-    if ticket.onsite_at is None:
-        ticket.onsite_at = at
-    ticket.updated_at = at
+def respond(ticket: models.Ticket, at: datetime, *, correct: bool = False) -> datetime | None:
+    """The first response stops the response clock; a later one changes nothing. Returns the time already
+    recorded when it is kept, None when `at` was recorded. `correct` replaces a wrongly recorded time."""
+    if ticket.first_response_at is not None and not correct:
+        return ticket.first_response_at
+    ticket.first_response_at, ticket.updated_at = at, at
+    return None
 
 
-# A customer's terms changed (`intake customers import`) ----------------------------------------------
+def arrive_onsite(ticket: models.Ticket, at: datetime, *, correct: bool = False) -> datetime | None:
+    """The engineer arrived on site: the on-site clock stops. The first arrival counts, as the first
+    response does: returns the arrival already recorded when it is kept, None when `at` was recorded.
+    `correct` replaces a wrongly recorded time."""
+    if ticket.onsite_at is not None and not correct:
+        return ticket.onsite_at
+    ticket.onsite_at, ticket.updated_at = at, at
+    return None
+
+
+# A customer's terms changed, or a customer became known (`intake customers import`) --------------------
 
 def follow_customer(session: Session, ctx: Context, customer: models.Customer, at: datetime) -> list[models.Ticket]:
     """The customer's open and waiting tickets take its new tier and get new deadlines from it and its
@@ -143,3 +163,55 @@ def follow_customer(session: Session, ctx: Context, customer: models.Customer, a
         apply_deadlines(ctx, ticket, customer)
         ticket.updated_at = at
     return tickets
+
+
+def link_customers(session: Session, ctx: Context, customers: Sequence[models.Customer],
+                   at: datetime) -> list[models.Ticket]:
+    """Open and waiting tickets of no customer whose requester now belongs to one of `customers` become
+    theirs, found as ingest and the hotline find a customer: a mail's sender by address, else by domain;
+    a phone ticket's caller by number. They take the customer's tier and time zone and get new deadlines
+    from them, and their calls name the customer. Resolved tickets keep the terms they were judged by.
+    Returns the tickets linked; the caller replans them in its transaction."""
+    owners = _owners(session, customers, _unlinked_requesters(session))
+    tickets = list(session.scalars(select(models.Ticket).where(models.Ticket.id.in_(sorted(owners)))
+                                   .order_by(models.Ticket.id))) if owners else []
+    by_id = {customer.id: customer for customer in customers}
+    for ticket in tickets:
+        customer = by_id[owners[ticket.id]]
+        ticket.customer_id, ticket.tier, ticket.timezone = customer.id, customer.tier, customer.timezone
+        apply_deadlines(ctx, ticket, customer)
+        ticket.updated_at = at
+        for call in session.scalars(select(models.Call).where(
+                models.Call.ticket_id == ticket.id, models.Call.customer_id.is_(None))):
+            call.customer_id, call.updated_at = customer.id, at
+    return tickets
+
+
+def _unlinked_requesters(session: Session) -> list[Row[Any]]:
+    """(id, channel, requester) of the open and waiting tickets of no customer: few columns, so a large
+    backlog costs little to look through."""
+    return list(session.execute(
+        select(models.Ticket.id, models.Ticket.channel, models.Ticket.requester)
+        .where(models.Ticket.customer_id.is_(None), models.Ticket.status.in_((OPEN, WAITING)))).all())
+
+
+def _owners(session: Session, customers: Sequence[models.Customer], tickets: Sequence[Row[Any]]) -> dict[int, int]:
+    """Ticket id -> the id of the one of `customers` its requester belongs to."""
+    ids = {customer.id for customer in customers}
+    if not ids or not tickets:
+        return {}
+    contacts = session.execute(select(models.Contact.kind, models.Contact.value, models.Contact.customer_id)
+                               .where(models.Contact.customer_id.in_(sorted(ids)))).all()
+    phones = {value: owner for kind, value, owner in contacts if kind == "phone"}
+    emails = {value for kind, value, _ in contacts if kind == "email"}
+    domains = {value for kind, value, _ in contacts if kind == "domain"}
+    owners = {t.id: phones[t.requester] for t in tickets if t.channel == "phone" and t.requester in phones}
+    mail = [t for t in tickets if t.channel != "phone" and (
+        t.requester.lower() in emails or t.requester.lower().rpartition("@")[2] in domains)]
+    # another customer's own address outranks an imported customer's domain, as at ingest
+    found = writes.customers_for_addresses(session, {t.requester for t in mail})
+    for ticket in mail:
+        row = found.get(ticket.requester.lower())
+        if row is not None and row.id in ids:
+            owners[ticket.id] = row.id
+    return owners

@@ -8,8 +8,10 @@ The rules live in the policy's [severity] table (pipeline/policy/triage.toml):
 * default_level when nothing matches.
 
 Overlaps go to the longer phrase: "间歇性中断" (intermittent, level 4) hides the "中断" inside it
-(level 1), and "不紧急" hides "紧急". Of the matches left, the most severe level wins; the reason
-quotes its first match. Negation is otherwise not understood.
+(level 1), and "不紧急" hides "紧急". A connection symptom asked about in a how-to question that names
+no reach ("请问打印机无法连接网络怎么办") counts at the [severity.asked] level (pipeline/triage/questions.py).
+Of the matches left, the most severe level wins; the reason quotes its first match. Negation is
+otherwise not understood.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, NamedTuple
 
 from pipeline.errors import ConfigError
 from pipeline.records import Severity
-from pipeline.triage import needles, patterns
+from pipeline.triage import needles, patterns, questions
 
 GRADE_CHARS = 5000
 
@@ -53,6 +55,7 @@ class SeverityRules:
     default_level: Severity
     explicit: tuple[Rule, ...]
     keywords: tuple[Rule, ...]
+    asked: questions.AskedRule | None = None  # keyword matches asked about rather than reported
     # Every rule's needles, or more: TriageRules gives grading and escalation one index, so the
     # needles of a mail are searched once.
     index: needles.Index | None = field(default=None, repr=False, compare=False)
@@ -71,6 +74,7 @@ class SeverityRules:
             default_level=_level(table.get("default_level"), "severity.default_level"),
             explicit=_rules(table.get("explicit", {}), explicit=True),
             keywords=_rules(table.get("keywords", {}), explicit=False),
+            asked=questions.AskedRule.from_policy(table.get("asked")),
         )
 
 
@@ -146,9 +150,25 @@ def grade(subject: str, text: str, rules: SeverityRules) -> tuple[Severity, str]
     occurrences = rules.index.find(haystack.folded)  # type: ignore[union-attr]
     for group in (rules.explicit, rules.keywords):
         kept = _kept(haystack, group, occurrences)
+        if kept and group is rules.keywords and rules.asked is not None:
+            return _regraded(haystack, kept, rules.asked)
         if kept:  # as decide(find_matches(...)), quoting the winner only
             start, end, rule = min(kept, key=lambda hit: (hit[2].level, hit[0]))
             level = rule.level
             return level, f"level {int(level)}: {rule.describe()} matched '{haystack.shown[start:end]}'"
     level = rules.default_level
     return level, f"level {int(level)}: default, no rule matched"
+
+
+def _regraded(haystack: patterns.Haystack, kept: list[tuple[int, int, Rule]],
+              asked: questions.AskedRule) -> tuple[Severity, str]:
+    """decide() over keyword matches, a symptom asked about counting at the asked level."""
+    graded = []
+    for start, end, rule in kept:
+        question = asked.asked_by(haystack.folded, start, end, rule.level)
+        graded.append((asked.level if question else rule.level, start, end, rule, question))
+    level, start, end, rule, question = min(graded, key=lambda hit: (hit[0], hit[1]))
+    why = f"level {int(level)}: {rule.describe()} matched '{haystack.shown[start:end]}'"
+    if question:
+        why += f" in a question ('{haystack.shown[question[0]:question[1]]}')"
+    return level, why

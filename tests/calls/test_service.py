@@ -7,39 +7,49 @@ signed as Twilio signs them: the payload samples of ../shared/corpus/twilio and 
 from __future__ import annotations
 
 import itertools
+import logging
 import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
+from pipeline.jobs import scheduler
 from pipeline.runtime import Runtime
 from pipeline.store import db, models, queries, views
 from pipeline.tickets import customers
-from tests.conftest import make_settings, truncate_all
+from tests.conftest import SERVICE, make_settings, truncate_all
 from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, PUBLIC_URL, AppServer, Twilio, sample
 
 MONDAY_10 = datetime(2026, 11, 16, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a working day
 MONDAY_22 = datetime(2026, 11, 16, 14, 0, tzinfo=UTC)  # 22:00
 ENGINEER, NIGHT_ENGINEER = "+8613900139000", "+8613700137000"
 CALLER = "+8613800138000"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-@pytest.fixture
-def rt(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[Runtime]:
+def open_runtime(tmp_path: Path, backend: str, request: pytest.FixtureRequest, hotline: dict[str, Any],
+                 **settings: Any) -> Runtime:
     overrides: dict[str, Any] = dict(
         public_url=PUBLIC_URL, twilio_auth_token=AUTH_TOKEN, twilio_account_sid=ACCOUNT_SID, twilio_number=OUR_NUMBER,
-        hotline={"on_call": [ENGINEER], "after_hours_on_call": [NIGHT_ENGINEER]})
+        hotline=hotline, **settings)
     if backend == "postgresql":
         overrides["database_url"] = request.getfixturevalue("postgres_url")
     runtime = Runtime.open(make_settings(tmp_path, **overrides))
     if backend == "postgresql":
         truncate_all(runtime)
     runtime.clock = lambda: MONDAY_10
+    return runtime
+
+
+@pytest.fixture
+def rt(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[Runtime]:
+    runtime = open_runtime(tmp_path, backend, request, {"on_call": [ENGINEER], "after_hours_on_call": [NIGHT_ENGINEER]})
     yield runtime
     runtime.close()
 
@@ -123,6 +133,9 @@ def test_missed_call_takes_voicemail_and_schedules_callback_and_sms(rt: Runtime,
     assert "<Dial" in greeting and ENGINEER in greeting
     assert "<Record" in post(twilio, "dial", payload("dial-action-no-answer", sid))
     post(twilio, "status", payload("dial-leg-no-answer", sid))
+    # missed, and the engineer is reminded at once; the caller is still leaving a voicemail: no SMS yet
+    assert [j.kind for j in jobs(rt)] == ["callback_reminder"]
+    rt.clock = lambda: MONDAY_10 + timedelta(minutes=2)  # the voicemail ends two minutes later
     post(twilio, "record", payload("record-action", sid))
     recording = {**sample("recording-completed-footing"), "CallSid": sid}
     transcription = {**sample("transcription-voicemail-inbound-hellechat"), "CallSid": sid,
@@ -133,15 +146,17 @@ def test_missed_call_takes_voicemail_and_schedules_callback_and_sms(rt: Runtime,
         post(twilio, "status", payload("status-completed", sid))
     row = detail(rt, sid)
     assert (row["status"], row["missed"], row["route"]) == ("no-answer", "no-answer", "voicemail")
-    assert row["callback_due"] == "2026-11-16T11:00:00+08:00"  # 8x5 caller: one business hour
+    # 8x5 caller: one business hour, but the new level-2 ticket promised a response in 30 minutes
+    assert row["callback_due"] == "2026-11-16T10:30:00+08:00"
     assert row["recording_url"] == payload("record-action", sid)["RecordingUrl"]  # the first one we heard of
     assert row["transcription"].endswith("Urgent.") and row["transcription_source"] == "twilio"
     kinds = [(j.kind, j.channel, j.recipient) for j in jobs(rt)]
     assert kinds == [("callback_reminder", "sms", ENGINEER), ("callback_notice", "sms", CALLER)]
     reminder, notice = jobs(rt)
-    assert reminder.due_at == MONDAY_10 + timedelta(minutes=55)
-    assert notice.due_at == MONDAY_10 + timedelta(seconds=60)  # a late answer report may still cancel it
-    assert "SR-000001" in notice.body_text and "11:00" in notice.body_text and "工单号" in notice.body_text
+    assert reminder.due_at == MONDAY_10 + timedelta(minutes=25)
+    # sms_delay_s after the voicemail ended: a late answer report may still cancel it
+    assert notice.due_at == MONDAY_10 + timedelta(minutes=2, seconds=60)
+    assert "SR-000001" in notice.body_text and "10:30" in notice.body_text and "来电" in notice.body_text
     assert CALLER in reminder.body_text and "无人接听" in reminder.body_text
     with rt.sessions() as session:
         ticket = queries.tickets(session)[0]
@@ -192,7 +207,8 @@ def test_known_caller_joins_the_open_ticket_and_a_new_customer_gets_one(rt: Runt
 
 
 @pytest.mark.parametrize(("tier", "route", "callback_due"), [
-    ("8x5", "voicemail", "2026-11-17T10:00:00+08:00"),  # night: voicemail, one hour after tomorrow's opening
+    # night: voicemail; one hour after tomorrow's opening, but the new ticket's response is due at 09:30
+    ("8x5", "voicemail", "2026-11-17T09:30:00+08:00"),
     ("24x7", "dial", None),  # night: the night engineer is rung for 24x7 customers
 ])
 def test_at_night_only_24x7_customers_are_put_through(rt: Runtime, twilio: Twilio, tier: str, route: str,
@@ -215,11 +231,22 @@ def test_at_night_only_24x7_customers_are_put_through(rt: Runtime, twilio: Twili
 def test_an_answer_cancels_what_an_earlier_miss_scheduled(rt: Runtime, twilio: Twilio) -> None:
     post(twilio, "voice", payload("voice-inbound-cn", "CA" + "a" * 32))
     post(twilio, "dial", payload("dial-action-no-answer", "CA" + "a" * 32))
+    post(twilio, "record", payload("record-action", "CA" + "a" * 32))  # the voicemail is over: the SMS waits
     post(twilio, "voice", payload("voice-inbound-cn", "CA" + "b" * 32))
     post(twilio, "status", payload("dial-leg-answered", "CA" + "b" * 32))
     assert {(j.kind, j.status) for j in jobs(rt)} == {("callback_reminder", "cancelled"),
                                                       ("callback_notice", "cancelled")}
     assert detail(rt, "CA" + "b" * 32)["status"] == "in-progress"
+
+
+def test_a_missed_call_that_ends_after_an_answer_owes_no_notice(rt: Runtime, twilio: Twilio) -> None:
+    missed, answered = "CA" + "a" * 31 + "1", "CA" + "b" * 31 + "1"
+    post(twilio, "voice", payload("voice-inbound-cn", missed))
+    post(twilio, "dial", payload("dial-action-no-answer", missed))  # leaving a voicemail, meanwhile ...
+    post(twilio, "voice", payload("voice-inbound-cn", answered))  # ... they call again and are answered
+    post(twilio, "status", payload("dial-leg-answered", answered))
+    post(twilio, "status", payload("status-completed", missed))  # the first caller hangs up
+    assert [(j.kind, j.status) for j in jobs(rt)] == [("callback_reminder", "cancelled")]
 
 
 def test_concurrent_callbacks_for_one_call_leave_one_consistent_row(rt: Runtime, twilio: Twilio) -> None:
@@ -285,3 +312,87 @@ def test_a_request_that_cannot_be_applied_is_kept_with_its_error(rt: Runtime, tw
     assert [c["kind"] for c in row["callbacks"]] == ["voice", "dial"]
     assert "IntegrityError" in (row["callbacks"][1]["error"] or "")
     assert post(twilio, "status", payload("status-ringing", sid))  # later requests are applied as usual
+
+
+ZHANG_WEI = "+8613900001111"  # a mobile among the customer's phones
+LI_NA = "li.na@plant.example.cn"
+
+
+def plant_with_li_nas_ticket(rt: Runtime, response_due: datetime, first_response_at: datetime | None = None) -> None:
+    """华东电厂 (24x7) has 张伟's mobile among its phones and li.na's open ticket SR-000003, opened by her mail."""
+    with db.transaction(rt.sessions) as session:
+        plant = customers.upsert(session, customers.parse_row(
+            {"name": "华东电厂", "emails": LI_NA, "phones": ZHANG_WEI, "tier": "24x7"}, "Asia/Shanghai"), MONDAY_10)
+        ticket = models.Ticket(subject="核心交换机告警", status="open", channel="email", language="zh-Hans", severity=3,
+                               customer_id=plant.id, requester=LI_NA, requester_name="李娜", tier="24x7",
+                               timezone="Asia/Shanghai", received_at=MONDAY_10 - timedelta(hours=1), paused_s=0,
+                               response_due=response_due, first_response_at=first_response_at, created_at=MONDAY_10,
+                               updated_at=MONDAY_10)
+        session.add(ticket)
+        session.flush()
+        ticket.number = "SR-000003"
+
+
+def call_jobs(rt: Runtime) -> list[models.Job]:
+    """What the hotline and the planner scheduled for missed calls (not the ticket's own SLA jobs or visits)."""
+    return [job for job in jobs(rt) if job.kind.startswith("callback_")]
+
+
+def planned(rt: Runtime) -> list[tuple[str, str, str | None, str]]:
+    return [(j.kind, j.channel, j.recipient, f"{j.due_at.astimezone(SHANGHAI):%H:%M:%S}") for j in call_jobs(rt)]
+
+
+@pytest.mark.parametrize("sms", [True, False])
+def test_a_call_on_a_colleagues_ticket_notifies_only_the_caller_once_the_call_is_over(
+        tmp_path: Path, backend: str, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture,
+        sms: bool) -> None:
+    caplog.set_level(logging.INFO, logger="pipeline.channels.hotline_writer")
+    rt = open_runtime(tmp_path, backend, request, {"sms_enabled": sms})  # nobody on call: straight to voicemail
+    plant_with_li_nas_ticket(rt, response_due=MONDAY_10 + timedelta(hours=2))
+    sid, zhang = "CA" + "e" * 32, {"From": ZHANG_WEI, "Caller": ZHANG_WEI}
+    with AppServer(rt) as app:
+        twilio = Twilio(app.base)
+        assert "<Record" in post(twilio, "voice", payload("voice-inbound-cn", sid, **zhang))
+        row = detail(rt, sid)  # the call joined the customer's open ticket, as intended, and counts as missed
+        assert (row["ticket"], row["missed"], row["callback_due"]) == (
+            "SR-000003", "voicemail", "2026-11-16T10:15:00+08:00")
+        scheduler.plan(rt, MONDAY_10)  # the planner runs while 张伟 is still in the IVR
+        assert planned(rt) == [("callback_reminder", "email", SERVICE, "10:05:00")]  # the engineer, by 10:15
+        rt.clock = lambda: MONDAY_10 + timedelta(seconds=90)
+        post(twilio, "record", payload("record-action", sid, **zhang))  # the voicemail is over
+        for _ in range(2):  # Twilio's final report, retried
+            post(twilio, "status", payload("status-completed", sid, **zhang))
+        scheduler.plan(rt, MONDAY_10 + timedelta(seconds=120))
+        twilio.close()
+    notice = [("callback_notice", "sms", ZHANG_WEI, "10:02:30")] if sms else []  # sms_delay_s after the voicemail
+    assert planned(rt) == [("callback_reminder", "email", SERVICE, "10:05:00"), *notice]
+    assert all(job.recipient != LI_NA for job in call_jobs(rt))  # she never called
+    if sms:
+        body = call_jobs(rt)[-1].body_text or ""
+        assert "SR-000003" in body and "您的来电" in body and "来信" not in body
+    ended = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"call {sid}")]
+    assert ended == [f"call {sid} from {ZHANG_WEI}: no-answer, ticket SR-000003, "
+                     "missed (voicemail), callback_due 2026-11-16T02:15:00+00:00"]
+    rt.close()
+
+
+@pytest.mark.parametrize(("response_due", "first_response_at", "callback_due", "reminder"), [
+    # SR-000007: its response is due at 10:04, before the 30 minutes' callback limit: the callback is too
+    (MONDAY_10 + timedelta(minutes=4), None, "2026-11-16T10:04:00+08:00", "10:00:00"),
+    (MONDAY_10 + timedelta(minutes=4), MONDAY_10 - timedelta(minutes=5), "2026-11-16T10:30:00+08:00", "10:25:00"),
+    (MONDAY_10 - timedelta(minutes=1), None, "2026-11-16T10:30:00+08:00", "10:25:00"),  # late already
+])
+def test_the_callback_is_due_no_later_than_the_response_the_ticket_still_owes(
+        tmp_path: Path, backend: str, request: pytest.FixtureRequest, response_due: datetime,
+        first_response_at: datetime | None, callback_due: str, reminder: str) -> None:
+    rt = open_runtime(tmp_path, backend, request, {"callback_notify": ["oncall@support.example"],
+                                                   "callback_limits": {"24x7": "30m"}})
+    plant_with_li_nas_ticket(rt, response_due, first_response_at)
+    sid = "CA" + "7" * 31 + "e"
+    with AppServer(rt) as app:
+        twilio = Twilio(app.base)
+        post(twilio, "voice", payload("voice-inbound-cn", sid, From=ZHANG_WEI, Caller=ZHANG_WEI))
+        twilio.close()
+    assert detail(rt, sid)["callback_due"] == callback_due
+    assert planned(rt) == [("callback_reminder", "email", "oncall@support.example", reminder)]
+    rt.close()

@@ -118,3 +118,16 @@ def test_twilio_timestamp_is_used_when_present() -> None:
     assert state.reported_at({"Timestamp": "Tue, 25 Jun 2019 07:14:39 +0000"}, received) == datetime(
         2019, 6, 25, 7, 14, 39, tzinfo=UTC)
     assert state.reported_at({"Timestamp": "garbage"}, received) == received
+
+
+@pytest.mark.parametrize(("kind", "params", "over"), [
+    ("record", {"RecordingSid": "RE1", "Digits": "hangup"}, True),  # the <Record> action: goodbye, hang up
+    ("recording", {"RecordingStatus": "completed"}, True),
+    ("recording", {"RecordingStatus": "absent"}, True),  # nothing was said, but the recording stopped
+    ("recording", {"RecordingStatus": "in-progress"}, False),
+    ("voice", {"CallStatus": "ringing"}, False),  # the caller is in the IVR
+    ("dial", {"DialCallStatus": "no-answer"}, False),  # about to leave a voicemail
+    ("status", {"CallStatus": "completed"}, False),  # the end of the call itself: ended_at says so
+])
+def test_which_requests_end_a_voicemail(kind: str, params: dict[str, str], over: bool) -> None:
+    assert state.ends_voicemail(state.event_from(kind, {"CallSid": "CA1", **params})) is over

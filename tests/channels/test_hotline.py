@@ -98,6 +98,12 @@ def events(served: ServeProcess, sid: str) -> int:
         return connection.execute("SELECT count(*) FROM call_events WHERE call_sid = ?", (sid,)).fetchone()[0]
 
 
+def ended_lines(served: ServeProcess, sid: str) -> list[str]:
+    """The INFO lines `intake serve` logged for the end of call `sid` (the message, after the logger's name)."""
+    marker = f"pipeline.channels.hotline_writer: call {sid} "
+    return [line.partition("hotline_writer: ")[2] for line in served.log().splitlines() if marker in line]
+
+
 def test_answered_call_is_logged_with_who_answered(served: ServeProcess, twilio: Twilio, intake: Any) -> None:
     sid, caller = "CA" + "1a" * 16, "+8613800138001"
     greeting = twiml(twilio.post("/hotline/voice", own("voice-inbound-cn", sid, caller)))
@@ -117,6 +123,8 @@ def test_answered_call_is_logged_with_who_answered(served: ServeProcess, twilio:
     ticket = intake("tickets", "show", shown["ticket"])
     assert (ticket["channel"], ticket["severity"], ticket["status"]) == ("phone", 2, "open")
     assert ticket["response_due"] is not None and ticket["resolve_due"] is not None  # the SLA of mail
+    # the service's log has one line for the call, written when Twilio reported its end
+    assert ended_lines(served, sid) == [f"call {sid} from {caller}: completed, ticket {shown['ticket']}, answered"]
 
 
 def test_missed_call_gets_voicemail_callback_and_sms(served: ServeProcess, twilio: Twilio, api: FakeTwilioApi,
@@ -148,6 +156,9 @@ def test_missed_call_gets_voicemail_callback_and_sms(served: ServeProcess, twili
     texts = [m["text"] for m in intake("tickets", "show", shown["ticket"])["messages"]]
     assert any(t.startswith("Voicemail (14 s): https://api.twilio.com/") for t in texts)
     assert "Voicemail transcript (Twilio): 123123 test." in texts
+    (line,) = ended_lines(served, sid)
+    assert line.startswith(f"call {sid} from {caller}: no-answer, ticket {shown['ticket']}, missed (no-answer), "
+                           "callback_due 20")
 
 
 def test_duplicate_and_out_of_order_callbacks_change_nothing_twice(served: ServeProcess, twilio: Twilio,

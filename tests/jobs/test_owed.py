@@ -141,13 +141,25 @@ def test_callbacks_remind_before_the_deadline_and_stop_once_answered(
     rules: SchedulerRules, service: deadlines.ServicePolicy, calendar: workdays.WorkCalendar,
 ) -> None:
     call = owed.CallFacts(3, at("2026-03-02 10:00"), at("2026-03-02 10:01"), at("2026-03-02 11:00"))
-    assert table(owed.callback_jobs(call, None, rules, sms=False)) == [
+    assert table(owed.callback_jobs(call, None, rules, sms=False)) == [  # no SMS: the caller is not told by mail
         ("callback_reminder:3", "2026-03-02 10:50:00", "engineer"),
-        ("callback_notice:3", "2026-03-02 10:01:00", "customer"),
+    ]
+    assert table(owed.callback_jobs(call, None, rules, sms=True, notice_delay=timedelta(seconds=60))) == [
+        ("callback_reminder:3", "2026-03-02 10:50:00", "engineer"),
+        ("callback_notice:3", "2026-03-02 10:02:00", "customer"),  # a minute after the call ended
     ]
     assert [o.channel for o in owed.callback_jobs(call, None, rules, sms=True)] == ["email", "sms"]
     answered = ticket("2026-03-02 10:00", 2, "24x7", service, calendar, first_response_at=at("2026-03-02 10:20"))
     assert owed.callback_jobs(call, answered, rules, sms=True) == []
+
+
+def test_a_call_still_on_the_line_owes_the_engineer_a_reminder_and_the_caller_nothing_yet(
+    rules: SchedulerRules,
+) -> None:
+    ringing = owed.CallFacts(4, at("2026-03-02 10:00"), None, at("2026-03-02 10:15"))  # no final report (yet)
+    assert table(owed.callback_jobs(ringing, None, rules, sms=True, notice_delay=timedelta(seconds=60))) == [
+        ("callback_reminder:4", "2026-03-02 10:05:00", "engineer"),  # falls due by callback_due all the same
+    ]
 
 
 def test_quarterly_inspection_prepared_announced_and_held(

@@ -7,6 +7,7 @@ import email
 from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select, text, update
@@ -16,6 +17,7 @@ from pipeline.records import RawInput
 from pipeline.runtime import Runtime
 from pipeline.store import db, models, queries, views
 from pipeline.tickets import customers, ingest, service
+from tests.conftest import make_settings, truncate_all
 from tests.mailmaker import make_mail
 from tests.sla.helpers import at
 
@@ -130,20 +132,40 @@ def test_old_tickets_plan_nothing_stale(runtime: Runtime) -> None:
     assert scheduler.plan(runtime, at("2026-03-02 10:00")) == 0
 
 
-def test_missed_call_reminds_the_engineer_and_tells_the_caller(runtime: Runtime) -> None:
+MOBILE, LANDLINE = "+8613800138000", "+862155550100"
+
+
+@pytest.mark.parametrize(("sms", "caller", "ended_after", "notice"), [
+    # no SMS: nobody is mailed instead, since nothing tells that it@plant.example.cn is the person who called
+    (False, MOBILE, timedelta(seconds=30), None),
+    (True, MOBILE, timedelta(seconds=30), ("pending", "03-02 22:01", MOBILE)),  # sms_delay_s after the end
+    (True, MOBILE, None, None),  # no final report yet: the caller may still be on the line
+    (True, LANDLINE, timedelta(seconds=30), None),  # a landline cannot take an SMS
+])
+def test_missed_call_reminds_the_engineer_and_tells_only_the_caller(
+        tmp_path: Path, backend: str, request: pytest.FixtureRequest, sms: bool, caller: str,
+        ended_after: timedelta | None, notice: tuple[str, str, str] | None) -> None:
+    overrides: dict[str, Any] = dict(twilio_account_sid="AC" + "0" * 32, twilio_number="+864001234567") if sms else {}
+    if backend == "postgresql":
+        overrides["database_url"] = request.getfixturevalue("postgres_url")
+    runtime = Runtime.open(make_settings(tmp_path, **overrides))
+    if backend == "postgresql":
+        truncate_all(runtime)
     add_customer(runtime, "华东电厂", "24x7", "plant.example.cn")
     now = at("2026-03-02 22:00")
     with db.transaction(runtime.sessions) as session:
-        session.add(models.Call(call_sid="CA1", from_number="+8613800138000", customer_id=1, status="no-answer",
-                                started_at=now, ended_at=now + timedelta(seconds=30),
+        session.add(models.Call(call_sid="CA1", from_number=caller, customer_id=1, status="no-answer",
+                                started_at=now, ended_at=now + ended_after if ended_after else None,
                                 callback_due=now + timedelta(minutes=15), created_at=now, updated_at=now))
     scheduler.plan(runtime, now)
     planned = jobs(runtime)
     assert planned["callback_reminder:1"] == ("pending", "03-02 22:05", "service@support.example")
-    assert planned["callback_notice:1"] == ("pending", "03-02 22:00", "it@plant.example.cn")  # no SMS: mail
-    with runtime.sessions() as session:
-        notice = session.scalar(select(models.Job).where(models.Job.dedupe_key == "callback_notice:1"))
-    assert notice is not None and "22:15" in (notice.body_text or "")
+    assert planned.get("callback_notice:1") == notice
+    if notice:
+        with runtime.sessions() as session:
+            row = session.scalar(select(models.Job).where(models.Job.dedupe_key == "callback_notice:1"))
+        assert row is not None and row.channel == "sms" and "22:15" in (row.body_text or "")
+    runtime.close()
 
 
 def test_inspection_invitation_carries_an_ics(runtime: Runtime, tmp_path: Path) -> None:
@@ -215,6 +237,7 @@ def test_a_missed_call_is_replanned_when_it_or_its_ticket_changes(runtime: Runti
         call.updated_at = now + timedelta(minutes=1)
     scheduler.plan(runtime, now + timedelta(minutes=2))  # the call changed: its reminder moves
     assert jobs(runtime)["callback_reminder:1"][:2] == ("pending", "03-02 22:20")
+    assert "callback_notice:1" not in jobs(runtime)  # ann's ticket, but ann did not call: she is told nothing
     change(runtime, number, now + timedelta(minutes=3),
            lambda t: setattr(t, "first_response_at", now + timedelta(minutes=3)))
     scheduler.plan(runtime, now + timedelta(minutes=4))  # its ticket was answered: nothing more is owed

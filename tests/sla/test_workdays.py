@@ -66,18 +66,21 @@ def test_overrides_win_over_both_packages() -> None:
     assert calendar.next_workday(D("2026-02-13")) == D("2026-02-23")
 
 
-def test_estimated_year_is_logged_once_per_year(caplog: pytest.LogCaptureFixture) -> None:
-    calendar = workdays.WorkCalendar()
-    caplog.set_level(logging.WARNING, logger="pipeline.sla.workdays")
+def test_estimated_year_is_logged_once_per_year_and_process(caplog: pytest.LogCaptureFixture) -> None:
+    process = workdays.EstimatedYears()  # what PROCESS_ESTIMATES is to every calendar a process builds
+    first, second = workdays.WorkCalendar(estimates=process), workdays.WorkCalendar(estimates=process)
+    caplog.set_level(logging.DEBUG, logger="pipeline.sla.workdays")
+    first.is_workday(D("2026-06-01"))  # published: nothing to say
+    assert caplog.records == []
     day = D("2027-01-01")
     while day < D("2028-01-10"):
-        calendar.is_workday(day)
+        first.is_workday(day)
+        second.is_workday(day)
         day += timedelta(days=1)
-    calendar.is_workday(D("2026-06-01"))
-    messages = [record.getMessage() for record in caplog.records]
-    assert len(messages) == 2
-    assert "2027" in messages[0] and "estimates" in messages[0]
-    assert "2028" in messages[1]
+    assert [(r.levelname, r.getMessage()[:24]) for r in caplog.records] == [
+        ("INFO", "China's 2027 holiday sch"), ("INFO", "China's 2028 holiday sch")]
+    assert "estimates" in caplog.records[0].getMessage()
+    assert "list known days in [policy.calendar] extra_holidays / extra_workdays" in caplog.records[0].getMessage()
 
 
 @pytest.mark.parametrize(

@@ -21,9 +21,9 @@ def test_worker_processes_change_nothing_but_speed(tmp_path: Path) -> None:
     for workers in (1, 2):
         rt = Runtime.open(make_settings(tmp_path / str(workers)))
         items = iter([RawInput(raw=raw, source=f"m{i}", received_at=at) for i, raw in enumerate(raws)])
-        outcomes.append([(r.source, str(r.status), r.language, r.severity)
+        outcomes.append([(r.source, str(r.status), r.language, r.severity, r.ticket)
                          for r in bulk.ingest_all(rt, items, batch_size=20, workers=workers)])
         rt.close()
     assert outcomes[0] == outcomes[1]
-    assert [status for _, status, _, _ in outcomes[0]].count("created") == 90
-    assert outcomes[0][-1][1] == "duplicate"
+    assert [status for _, status, *_ in outcomes[0]].count("created") == 90
+    assert outcomes[0][-1][1] == "duplicate" and outcomes[0][-1][4] == outcomes[0][5][4]  # its first copy's ticket

@@ -1,4 +1,5 @@
-"""The customers CSV: its optional policy_overrides column, and which re-imports change a customer's SLA terms."""
+"""The customers CSV: the encodings it may come in, its optional policy_overrides column, and which re-imports
+change a customer's SLA terms."""
 
 from __future__ import annotations
 
@@ -71,8 +72,9 @@ def row(name: str, tier: str, overrides: dict[str, Any] | None = None, *, sets: 
 
 
 def imported(rt: Runtime, *rows: customers.CustomerRow) -> list[str]:
+    """The names of the customers whose terms changed."""
     with db.transaction(rt.sessions) as session:
-        return [c.name for c in customers.import_rows(session, rows, at("2026-03-02 09:00"))]
+        return [c.name for c in customers.import_rows(session, rows, at("2026-03-02 09:00")).changed]
 
 
 def test_import_names_the_customers_whose_terms_changed(runtime: Runtime) -> None:
@@ -87,3 +89,38 @@ def test_import_names_the_customers_whose_terms_changed(runtime: Runtime) -> Non
     assert imported(runtime, row("Plant", "24x7", None)) == ["Plant"]  # an empty cell clears them
     # a customer named twice in one file: what counts is its terms before and after the whole import
     assert imported(runtime, row("Mill Co", "8x5"), row("Mill Co", "24x7")) == []
+
+
+def test_import_names_every_customer_it_wrote_once(runtime: Runtime) -> None:
+    with db.transaction(runtime.sessions) as session:
+        result = customers.import_rows(session, [row("Mill Co", "8x5"), row("Plant", "24x7"),
+                                                 row("Mill Co", "24x7")], at("2026-03-02 09:00"))
+        assert [(c.name, c.tier) for c in result.customers] == [("Mill Co", "24x7"), ("Plant", "24x7")]
+        assert result.changed == []
+
+
+CSV = f"{HEADER}\n华东电力,zhang.wei@huadong-power.cn,,,24x7,,\n"
+TAIWAN = f"{HEADER}\n台灣電力公司,chen@taipower.example.tw,,,24x7,,Asia/Taipei\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "text", "codec"),
+    [
+        (CSV.encode(), CSV, "utf-8-sig"),
+        (b"\xef\xbb\xbf" + CSV.encode(), CSV, "utf-8-sig"),  # what Excel writes as "CSV UTF-8"
+        (CSV.encode("gbk"), CSV, "gb18030"),  # what Excel in mainland China writes as "CSV"
+        (CSV.encode("gb2312"), CSV, "gb18030"),
+        ((CSV + "𠀀,,,,8x5,,\n").encode("gb18030"), CSV + "𠀀,,,,8x5,,\n", "gb18030"),  # four bytes, beyond GBK
+        (b"\x841\x953" + "华东电力".encode("gb18030"), "华东电力", "gb18030"),  # GB18030's own BOM
+        (TAIWAN.encode("big5"), TAIWAN, "big5"),  # valid GB18030 too: private-use characters
+        ("中華電信".encode("big5"), "中華電信", "big5"),  # ... or as kana: い地筿獺
+    ],
+)
+def test_csv_encodings(data: bytes, text: str, codec: str) -> None:
+    assert customers.decode_csv(data) == (text, codec)
+
+
+def test_a_file_no_encoding_reads_says_where_utf8_stops() -> None:
+    with pytest.raises(ValueError) as caught:
+        customers.decode_csv(b"name\n\x80\xff")
+    assert str(caught.value) == "not UTF-8, GB18030 or Big5 text (UTF-8 stops at byte 0x80, offset 5)"

@@ -17,6 +17,12 @@ from tests.mailmaker import make_mail
 NOW = datetime(2026, 11, 16, 2, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def processed_as_it_arrives(runtime: Runtime) -> None:
+    """Mail is processed at NOW, as it arrives: its ack is due then (a test that says otherwise moves the clock)."""
+    runtime.clock = lambda: NOW
+
+
 def items(*raws: bytes, at: datetime = NOW) -> list[RawInput]:
     return [RawInput(raw=raw, source=f"m{i}", received_at=at) for i, raw in enumerate(raws)]
 
@@ -46,7 +52,33 @@ def test_chinese_and_english_mail_become_tickets_with_acks_in_their_language(run
     assert (acks[1].body_text or "").startswith("Dear Ann Lee")
     again = ingest.ingest(runtime, items(zh, en))
     assert [r.status for r in again] == [IngestStatus.DUPLICATE, IngestStatus.DUPLICATE]
+    assert [r.ticket for r in again] == [r.ticket for r in first]
     assert count(runtime, models.Ticket) == 2 and len(ack_jobs(runtime)) == 2
+
+
+def test_a_duplicate_names_the_ticket_its_first_copy_went_to(runtime: Runtime) -> None:
+    raw = make_mail("Fan alarm", "Fan 2 alarm.")
+    first, = ingest.ingest(runtime, items(raw))
+    again, = ingest.ingest(runtime, items(raw))
+    assert (again.status, again.ticket, again.ticket_id) == ("duplicate", first.ticket, first.ticket_id)
+    assert again.reason == f"already stored as raw input {first.raw_id} (processed), on ticket {first.ticket}"
+    assert again.as_dict()["ticket"] == first.ticket
+    other = make_mail("Disk full", "Disk 1 is full.")  # twice in one batch: the copy names what the first became
+    one, two = ingest.ingest(runtime, items(other, other))
+    assert (one.status, two.status, two.ticket) == ("created", "duplicate", one.ticket)
+    assert two.reason == f"already stored as raw input {one.raw_id} (processed), on ticket {one.ticket}"
+
+
+def test_a_duplicate_of_a_quarantined_message_has_no_ticket(runtime: Runtime,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pipeline.mail.parse.parse_mail", lambda *args, **kwargs: 1 / 0)
+    raw = make_mail("Quarantine me", "Body.")
+    first, copy = ingest.ingest(runtime, items(raw, raw))
+    again, = ingest.ingest(runtime, items(raw))
+    assert first.status == "quarantined"
+    for duplicate in (copy, again):
+        assert (duplicate.status, duplicate.ticket) == ("duplicate", None)
+        assert duplicate.reason == f"already stored as raw input {first.raw_id} (quarantined)"
 
 
 def test_same_content_without_message_id_is_a_duplicate(runtime: Runtime) -> None:
@@ -161,3 +193,10 @@ def test_mail_from_our_own_address_is_never_acknowledged(runtime: Runtime) -> No
 def test_unrelated_mail_from_the_same_customer_opens_a_new_ticket(runtime: Runtime) -> None:
     first, second = ingest.ingest(runtime, items(make_mail("Fan alarm", "Fan 1."), make_mail("Disk full", "Disk.")))
     assert first.status == second.status == "created" and first.ticket != second.ticket
+
+
+def test_a_question_about_a_printer_is_no_outage(runtime: Runtime) -> None:
+    question, outage = ingest.ingest(runtime, items(
+        make_mail("打印机", "请问打印机无法连接网络怎么办？"),
+        make_mail("网络故障", "全厂网络无法连接，业务中断", "wang@plant.example.cn")))
+    assert (question.severity, outage.severity) == (3, 1)

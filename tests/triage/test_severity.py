@@ -59,6 +59,26 @@ CASES = [
     ("", "P1 and P3 mentioned", 1, "level 1: explicit critical rule matched 'P1'"),
     ("", "port SP1 and P10", 3, "level 3: default, no rule matched"),
     ("", "设备等级10", 3, "level 3: default, no rule matched"),
+    # a connection symptom asked about, not reported: level 3 ([severity.asked]) ...
+    ("", "请问打印机无法连接网络怎么办？", 3, "level 3: outage rule matched '无法连接' in a question ('请问')"),
+    ("请问打印机无法连接网络怎么办？", "", 3, "level 3: outage rule matched '无法连接' in a question ('请问')"),
+    ("", "打印机无法连接网络，怎么办？", 3, "level 3: outage rule matched '无法连接' in a question ('怎么办')"),
+    ("", "請問印表機無法連線怎麼辦？", 3, "level 3: outage rule matched '無法連線' in a question ('請問')"),
+    ("", "How do I fix a printer that is unreachable on the network?", 3,
+     "level 3: outage rule matched 'unreachable' in a question ('How do')"),
+    ("", "The printer is not reachable, how can I fix it?", 3,
+     "level 3: outage rule matched 'not reachable' in a question ('how can')"),
+    ("", "How do I get the printer to connect to the network?", 4, "level 4: question rule matched 'How do'"),
+    # ... but an outage however it is phrased: its reach, another outage phrase, or a report beside the question
+    ("", "全厂网络无法连接，业务中断", 1, "level 1: outage rule matched '无法连接'"),
+    ("", "请问全厂网络无法连接怎么办？", 1, "level 1: outage rule matched '无法连接'"),
+    ("", "请问服务器宕机无法连接怎么办", 1, "level 1: outage rule matched '宕机'"),
+    ("", "服务器无法连接。请问如何处理？", 1, "level 1: outage rule matched '无法连接'"),
+    ("", "The whole plant network is unreachable, service interrupted.", 1,
+     "level 1: outage rule matched 'unreachable'"),
+    ("", "How do we fix it when all servers are unreachable?", 1, "level 1: outage rule matched 'unreachable'"),
+    ("", "How do we fix this? The entire network is unreachable.", 1, "level 1: outage rule matched 'unreachable'"),
+    ("", "请问交换机频繁重启、无法连接怎么办", 2, "level 2: outage_risk rule matched '频繁重启'"),
     # nothing matched
     ("你好", "谢谢", 3, "level 3: default, no rule matched"),
     ("", "", 3, "level 3: default, no rule matched"),
@@ -84,6 +104,22 @@ def test_a_department_adds_a_rule(policy: dict[str, Any]) -> None:
     assert severity.grade("", "设备一直亮红灯", rules) == (Severity.MAJOR, "level 2: red_light rule matched '亮红灯'")
 
 
+def test_asked_level_one_grades_every_symptom_by_its_own_rule(policy: dict[str, Any]) -> None:
+    changed = copy.deepcopy(policy)
+    changed["severity"]["asked"]["level"] = 1
+    rules = severity.SeverityRules.from_policy(changed)
+    assert severity.grade("", "请问打印机无法连接网络怎么办？", rules) == (
+        Severity.CRITICAL, "level 1: outage rule matched '无法连接'")
+
+
+def test_a_policy_without_the_asked_table_grades_as_before(policy: dict[str, Any]) -> None:
+    changed = copy.deepcopy(policy)
+    del changed["severity"]["asked"]
+    rules = severity.SeverityRules.from_policy(changed)
+    assert rules.asked is None
+    assert severity.grade("", "请问打印机无法连接网络怎么办？", rules)[0] == Severity.CRITICAL
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -92,6 +128,9 @@ def test_a_department_adds_a_rule(policy: dict[str, Any]) -> None:
         ({"keywords": {"bad": {"level": 0, "phrases": ["x"]}}}, "policy severity.keywords.bad.level: "),
         ({"keywords": {"bad": {"level": 1}}}, "policy severity.keywords.bad: no phrases and no regex"),
         ({"keywords": {"bad": {"level": 1, "phrases": "宕机"}}}, "policy severity.keywords.bad.phrases: "),
+        ({"asked": {"level": 0}}, "policy severity.asked.level: expected a level 1-4, got 0"),
+        ({"asked": {"symptoms": "无法连接"}}, "policy severity.asked.symptoms: expected a list of strings"),
+        ({"asked": {"questions": []}}, "policy severity.asked.questions: expected a list of phrases"),
     ],
 )
 def test_bad_policy_names_the_key(policy: dict[str, Any], change: dict[str, Any], message: str) -> None:
