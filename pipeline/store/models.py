@@ -6,6 +6,7 @@ Timestamps end in `_at` and are stored as aware UTC; `alembic upgrade head` must
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -48,6 +49,21 @@ class UtcDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given to the store; pass an aware datetime")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        """On SQLite, straight to the text SQLAlchemy's DATETIME stores ("2026-11-23 02:43:21.000000"):
+        one call per value instead of this decorator's plus the dialect's (ingest binds a dozen per mail)."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def to_text(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to the store; pass an aware datetime")
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return to_text
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -114,6 +130,7 @@ class Ticket(Base):
     escalation_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    assignee: Mapped[str | None] = mapped_column(String(200), index=True)  # the engineer (`intake tickets assign`)
 
 
 class TicketDraft(SimpleNamespace):
@@ -123,6 +140,7 @@ class TicketDraft(SimpleNamespace):
     id: int | None
     number: str | None
     onsite_at: datetime | None = None  # nobody is on site when a ticket arrives; writers need not name it
+    assignee: str | None = None  # nor is anyone assigned yet
 
 
 Ticketish = Ticket | TicketDraft
@@ -159,8 +177,9 @@ class Message(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     raw_id: Mapped[int | None] = mapped_column(ForeignKey("raw_inputs.id"), index=True)
-    direction: Mapped[str] = mapped_column(String(3))  # in | out
-    kind: Mapped[str] = mapped_column(String(20))  # mail | ack | staff | auto | bounce | call | voicemail
+    # internal: a note staff wrote on the ticket (`intake tickets note`), never sent to the customer
+    direction: Mapped[str] = mapped_column(String(8))  # in | out | internal
+    kind: Mapped[str] = mapped_column(String(20))  # mail | ack | staff | auto | bounce | call | voicemail | note
     message_id: Mapped[str | None] = mapped_column(String(998), index=True)
     in_reply_to: Mapped[str | None] = mapped_column(Text)
     references: Mapped[str | None] = mapped_column(Text)

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from pipeline.store import models
@@ -68,11 +70,69 @@ def acks_sent_since(session: Session, recipient: str, since: datetime) -> int:
     ) or 0
 
 
-def tickets(session: Session, status: str | None = None, limit: int = 1000) -> Sequence[Ticket]:
+class Nobody(enum.Enum):
+    """A filter's value for an empty column: tickets of no customer, or assigned to nobody."""
+
+    NOBODY = "-"
+
+
+NOBODY = Nobody.NOBODY
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    """What `intake tickets list` narrows to, besides the status: a criterion left at its default lets
+    every ticket through, and the others must all hold."""
+
+    severities: tuple[int, ...] = ()
+    customer: str | Nobody | None = None  # the customer's exact name
+    channel: str | None = None
+    assignee: str | Nobody | None = None
+    overdue_at: datetime | None = None  # only tickets with an SLA clock still owed and past its due at this instant
+
+
+def tickets(session: Session, status: str | None = None, limit: int = 1000,
+            wanted: TicketFilter | None = None) -> Sequence[Ticket]:
+    """Newest first."""
     query = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
     if status:
         query = query.where(Ticket.status == status)
+    if wanted is not None:
+        query = query.where(*_ticket_criteria(wanted))
     return session.scalars(query).all()
+
+
+def _ticket_criteria(wanted: TicketFilter) -> list[ColumnElement[bool]]:
+    criteria: list[ColumnElement[bool]] = []
+    if wanted.severities:
+        criteria.append(Ticket.severity.in_(sorted(set(wanted.severities))))
+    if wanted.customer is NOBODY:
+        criteria.append(Ticket.customer_id.is_(None))
+    elif wanted.customer is not None:
+        criteria.append(Ticket.customer_id.in_(select(Customer.id).where(Customer.name == wanted.customer)))
+    if wanted.channel:
+        criteria.append(Ticket.channel == wanted.channel)
+    if wanted.assignee is NOBODY:
+        criteria.append(Ticket.assignee.is_(None))
+    elif wanted.assignee is not None:
+        criteria.append(Ticket.assignee == wanted.assignee)
+    if wanted.overdue_at is not None:
+        criteria.append(overdue(wanted.overdue_at))
+    return criteria
+
+
+def overdue(now: datetime) -> ColumnElement[bool]:
+    """An open or waiting ticket with a clock not yet stopped whose due has passed: the clocks that
+    pipeline.store.views.sla_row shows as breached while nothing has stopped them. Plain columns, since
+    the deadlines are stored (no calendar needed); the resolve clock of a ticket waiting for the customer
+    stands still, so it is judged at `waiting_since`, as sla_row judges it."""
+    paused = (Ticket.status == "waiting") & Ticket.waiting_since.is_not(None)
+    resolve_late = or_(paused & (Ticket.resolve_due < Ticket.waiting_since), ~paused & (Ticket.resolve_due < now))
+    return Ticket.status.in_(("open", "waiting")) & or_(
+        Ticket.first_response_at.is_(None) & (Ticket.response_due < now),
+        Ticket.onsite_at.is_(None) & Ticket.resolved_at.is_(None) & (Ticket.onsite_due < now),
+        Ticket.resolved_at.is_(None) & resolve_late,
+    )
 
 
 def ticket_messages(session: Session, ticket_id: int) -> Sequence[Message]:

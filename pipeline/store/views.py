@@ -69,6 +69,7 @@ def ticket_row(ticket: models.Ticket, customer: models.Customer | None, now: dat
         "escalated_at": local(ticket.escalated_at, zone),
         "escalation_reason": ticket.escalation_reason,
         "sla": sla_row(ticket, now or datetime.now(UTC)),
+        "assignee": ticket.assignee,
     }
 
 

@@ -149,6 +149,27 @@ def arrive_onsite(ticket: models.Ticket, at: datetime, *, correct: bool = False)
     return None
 
 
+def assign(ticket: models.Ticket, engineer: str | None, at: datetime) -> bool:
+    """Give the ticket to an engineer (None: to nobody). No clock moves. Returns whether anything changed."""
+    if ticket.assignee == engineer:
+        return False
+    ticket.assignee, ticket.updated_at = engineer, at
+    return True
+
+
+NOTE_DIRECTION, NOTE_KIND = "internal", "note"
+
+
+def add_note(session: Session, ticket: models.Ticket, text: str, by: str | None, at: datetime) -> models.Message:
+    """An internal note in the ticket's history, among its mail and calls. It is never sent, so it is no
+    response to the customer: no clock and no job follow from it, and the ticket itself is unchanged."""
+    note = models.Message(ticket_id=ticket.id, direction=NOTE_DIRECTION, kind=NOTE_KIND, from_addr=by, from_name=by,
+                          text=text, created_at=at)
+    session.add(note)
+    session.flush()
+    return note
+
+
 # A customer's terms changed, or a customer became known (`intake customers import`) --------------------
 
 def follow_customer(session: Session, ctx: Context, customer: models.Customer, at: datetime) -> list[models.Ticket]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 02:10:43.871255
+Create Date: 2026-11-23 03:01:03.483113
 """
 
 from __future__ import annotations
@@ -107,11 +107,13 @@ def upgrade() -> None:
         sa.Column("escalation_reason", sa.Text(), nullable=True),
         sa.Column("created_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", pipeline.store.models.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("assignee", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_tickets_customer_id_customers")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tickets")),
         sa.UniqueConstraint("number", name=op.f("uq_tickets_number")),
     )
     with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_tickets_assignee"), ["assignee"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_requester"), ["requester"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_status"), ["status"], unique=False)
@@ -278,7 +280,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("ticket_id", sa.Integer(), nullable=True),
         sa.Column("raw_id", sa.Integer(), nullable=True),
-        sa.Column("direction", sa.String(length=3), nullable=False),
+        sa.Column("direction", sa.String(length=8), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("message_id", sa.String(length=998), nullable=True),
         sa.Column("in_reply_to", sa.Text(), nullable=True),
@@ -371,6 +373,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_tickets_status"))
         batch_op.drop_index(batch_op.f("ix_tickets_requester"))
         batch_op.drop_index(batch_op.f("ix_tickets_customer_id"))
+        batch_op.drop_index(batch_op.f("ix_tickets_assignee"))
 
     op.drop_table("tickets")
     with op.batch_alter_table("contacts", schema=None) as batch_op:
