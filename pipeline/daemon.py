@@ -39,7 +39,7 @@ from pipeline.web import app as web
 
 log = logging.getLogger(__name__)
 SWEEP_AFTER = timedelta(seconds=30)
-PLAN_PAUSE = 2.0  # a long planning pass rests as long as it works between batches (webhooks go first)
+PLAN_PAUSE = 2.0  # a long planning pass rests twice as long as it works between batches (webhooks go first)
 BACKLOG = 2048  # uvicorn's default; connections wait here while the loop is busy
 
 
@@ -177,23 +177,21 @@ async def every(seconds: float, step: Callable[[], Awaitable[object]], stop: asy
             waiting.cancel()
 
 
-class Ticker:
-    """One scheduler step: plan what is owed (every plan_interval_s: often, so each pass has little to do
-    and never takes the process for long), then run what is due (every tick, and whenever woken)."""
+class Planner:
+    """One planning pass (pipeline.jobs.scheduler.plan) as of now; wakes the job runner when it added jobs.
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self.planned_at = float("-inf")
+    It runs in its own periodic task, apart from the job runner: a long pass (a day's first, or the
+    first after a backlog) never holds back acks and SMS, and a pass that fails stops no sending."""
+
+    def __init__(self, rt: Runtime, wake: Wake) -> None:
+        self.rt, self.wake = rt, wake
 
     def __call__(self) -> None:
-        now = self.rt.now()
-        if time.monotonic() - self.planned_at >= self.rt.settings.plan_interval_s:
-            began = time.monotonic()
-            added = scheduler.plan(self.rt, now, pause=PLAN_PAUSE)
-            self.planned_at = time.monotonic()
-            if added:
-                log.info("planned: %d jobs added in %.0f ms", added, (self.planned_at - began) * 1000)
-        worker.run_due(self.rt, now)
+        began = time.monotonic()
+        added = scheduler.plan(self.rt, self.rt.now(), pause=PLAN_PAUSE)
+        if added:
+            log.info("planned: %d jobs added in %.0f ms", added, (time.monotonic() - began) * 1000)
+            self.wake()
 
 
 async def serve(rt: Runtime, listeners: Listeners, stop: asyncio.Event | None = None) -> None:
@@ -204,7 +202,7 @@ async def serve(rt: Runtime, listeners: Listeners, stop: asyncio.Event | None = 
             loop.add_signal_handler(sig, stop.set)
 
     wake = Wake()
-    ticker = Ticker(rt)
+    planner = Planner(rt, wake)
     processor = Processor(rt, wake)
     smtp_server = await smtp.start(rt, processor.submit, sock=listeners.smtp)
     app = web.build_app(rt, hotline.routes(rt))
@@ -214,8 +212,11 @@ async def serve(rt: Runtime, listeners: Listeners, stop: asyncio.Event | None = 
         asyncio.create_task(processor.run(), name="processor"),
         asyncio.create_task(http.serve(sockets=[listeners.http]), name="http"),
         asyncio.create_task(every(60, lambda: asyncio.to_thread(processor.sweep), stop), name="sweep"),
-        asyncio.create_task(every(rt.settings.scheduler_interval_s, lambda: asyncio.to_thread(ticker), stop,
-                                  wake), name="jobs"),
+        asyncio.create_task(every(rt.settings.plan_interval_s, lambda: asyncio.to_thread(planner), stop),
+                            name="plan"),
+        # the clock is read at each claim (run_due without `now`): a job's lease starts when it is taken
+        asyncio.create_task(every(rt.settings.scheduler_interval_s, lambda: asyncio.to_thread(worker.run_due, rt),
+                                  stop, wake), name="jobs"),
         asyncio.create_task(imap.run_pollers(rt, stop, on_recorded=wake), name="imap"),
     ]
     log.info("intake serving: SMTP %s, HTTP %s, database %s", rt.settings.smtp_listen, rt.settings.http_listen,

@@ -12,30 +12,35 @@ Once the call is over (Twilio's final status report, or the end of the voicemail
   on and that number can take one. The notice goes to the number that called and to nobody else: the
   ticket the call joined may be someone else's (a colleague's mail), and nothing in the store tells
   which e-mail address belongs to the person who called, so no notice goes out by mail.
-An answered call on the same ticket cancels what is still pending, and a call that ends after such an
-answer owes no notice. Every job has a dedupe key, so a retried webhook cannot schedule anything twice.
+The same caller answered since (another call from the same number on the same ticket, that a person
+took) cancels what is still pending for that number's calls on the ticket, and a call missed or ended
+after such an answer owes nothing more: a colleague's answered call answered someone else and changes
+nothing for this caller (pipeline.store.queries.answered_since). A caller who retries gets one notice
+and one round of reminders per callback window (pipeline.calls.windows), though each call gets its own
+`callback_due`. Every job has a dedupe key, so a retried webhook cannot schedule anything twice.
 
-The scheduler (pipeline.jobs.scheduler) plans reminders from `callback_due` too, but adds none where
-these jobs exist (a callback_reminder on the call's ticket, an SMS to the caller); their payload names
-the call by `call_sid`, not by the scheduler's `call` id, so it treats them as ours.
+The scheduler (pipeline.jobs.scheduler) plans reminders from `callback_due` too, by the same rules, and
+adds none where these jobs exist; their payload names the call by `call_sid`, not by the scheduler's
+`call` id, so it treats them as ours.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from pipeline.calls import state
+from pipeline.calls import state, windows
 from pipeline.calls import tickets as call_tickets
 from pipeline.calls.context import Context
 from pipeline.calls.rows import CallRow
 from pipeline.sla import deadlines as sla
-from pipeline.store import models
+from pipeline.store import models, queries
 from pipeline.tickets import acks
 
 CALLBACK_REMINDER, CALLBACK_NOTICE, TRANSCRIBE = "callback_reminder", "callback_notice", "transcribe"
@@ -47,14 +52,16 @@ JOBS = models.Job.__table__
 CALLS = models.Call.__table__
 _JOB_INSERTS = {dialect: insert(JOBS).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(JOBS.c.id)
                 for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+# a ticket's follow-up jobs in some states, and one number's calls on it: the calls the jobs are for
+_FOLLOW_UPS = select(JOBS.c.id, JOBS.c.kind, JOBS.c.payload).where(
+    JOBS.c.ticket_id == bindparam("ticket"), JOBS.c.kind.in_(sorted(windows.DOES)),
+    JOBS.c.status.in_(bindparam("statuses", expanding=True)))
+_CALLERS_CALLS = select(CALLS.c.id, CALLS.c.call_sid, CALLS.c.ticket_id, CALLS.c.from_number, CALLS.c.started_at,
+                        CALLS.c.callback_due).where(CALLS.c.ticket_id == bindparam("ticket"),
+                                                    CALLS.c.from_number == bindparam("caller"))
 _CANCEL = (update(JOBS)
-           .where(JOBS.c.ticket_id == bindparam("ticket"), JOBS.c.kind.in_(PENDING_ON_ANSWER),
-                  JOBS.c.status == "pending")
+           .where(JOBS.c.id.in_(bindparam("ids", expanding=True)), JOBS.c.status == "pending")
            .values(status="cancelled", last_error=bindparam("why")))
-# another call on the same ticket, begun since this one, that a person answered
-_ANSWERED_SINCE = select(exists().where(
-    CALLS.c.ticket_id == bindparam("ticket"), CALLS.c.id != bindparam("call"),
-    CALLS.c.started_at >= bindparam("since"), CALLS.c.dial_status.in_(sorted(state.ANSWERED))))
 
 
 def add_job(session: Session, **values: Any) -> bool:
@@ -94,7 +101,6 @@ def schedule(session: Session, ctx: Context, call: CallRow, now: datetime) -> No
     time). They do not wait for the call to end."""
     if call.callback_due is not None:
         return
-    call_tickets.ensure_ticket(session, ctx, call, now)
     ticket = _ticket(session, call)
     tier, customer = call_tickets.ticket_tier(session, call, ctx)
     policy = ctx.callback_policy
@@ -102,6 +108,9 @@ def schedule(session: Session, ctx: Context, call: CallRow, now: datetime) -> No
         policy = policy.with_overrides(customer.policy_overrides)
     due = callback_deadline(sla.callback_due(now, tier, policy, ctx.calendar), ticket, now)
     call.callback_due = due
+    answered, covered = _standing(session, call)
+    if answered or windows.REMINDER in covered:  # answered since, or reminded of already (the docstring)
+        return
     context = _letter_context(ctx, call, ticket, customer, tier)
     remind_at = max(now, due - timedelta(seconds=ctx.options.callback_remind_before_s))
     for entry in reminder_recipients(ctx):
@@ -116,12 +125,16 @@ def schedule(session: Session, ctx: Context, call: CallRow, now: datetime) -> No
 def schedule_notice(session: Session, ctx: Context, call: CallRow, now: datetime) -> None:
     """Once a missed call is over, tell the caller by SMS, on the number that called, when we will call
     back (idempotent: the dedupe key). Nothing while they may still be on the line, nothing once they
-    have been answered since, and nothing by mail (see the module's docstring)."""
+    have been answered since, nothing when an earlier call's notice stands for this one, and nothing by
+    mail (see the module's docstring)."""
     caller = call_tickets.caller_number(call)
     if call.callback_due is None or not (ctx.options.sms_enabled and ctx.sms_from and state.can_take_sms(caller)):
         return
     ticket = _ticket(session, call)
-    if _answered_since(session, call, ticket):
+    if _ticket_answered(call, ticket):
+        return
+    answered, covered = _standing(session, call)
+    if answered or windows.NOTICE in covered:
         return
     tier, customer = call_tickets.ticket_tier(session, call, ctx)
     rendered = ctx.templates.render("sms", call.language, _letter_context(ctx, call, ticket, customer, tier))
@@ -136,16 +149,35 @@ def _ticket(session: Session, call: CallRow) -> models.Ticket | None:
     return session.get(models.Ticket, call.ticket_id) if call.ticket_id else None
 
 
-def _answered_since(session: Session, call: CallRow, ticket: models.Ticket | None) -> bool:
-    """Whether the caller has had an answer since this call began: a later call on the ticket that a
-    person took, a first response, or the ticket's resolution."""
+def _ticket_answered(call: CallRow, ticket: models.Ticket | None) -> bool:
+    """Whether the ticket has had its first response since this call began, or is resolved (the planner's
+    rule too: pipeline.jobs.owed.callback_jobs)."""
     if ticket is None:
         return False
-    if ticket.resolved_at is not None or (
-            ticket.first_response_at is not None and ticket.first_response_at >= call.started_at):
-        return True
-    return bool(session.connection().execute(
-        _ANSWERED_SINCE, {"ticket": ticket.id, "call": call.id, "since": call.started_at}).scalar())
+    return ticket.resolved_at is not None or (
+        ticket.first_response_at is not None and ticket.first_response_at >= call.started_at)
+
+
+def _standing(session: Session, call: CallRow) -> tuple[bool, set[str]]:
+    """Whether the caller has been answered since `call` began, and what the live jobs of their earlier
+    calls on the ticket already do for it (pipeline.calls.windows)."""
+    if call.ticket_id is None or call.from_number is None:
+        return False, set()
+    connection = session.connection()
+    others = [row for row in connection.execute(
+        _CALLERS_CALLS, {"ticket": call.ticket_id, "caller": call.from_number}) if row.id != call.id]
+    answered = queries.answered_since(session, [call, *others], state.ANSWERED)
+    this = windows.Window(call.id, call.started_at, call.callback_due, call.id in answered)
+    earlier = [windows.Window(row.id, row.started_at, row.callback_due, row.id in answered) for row in others]
+    if this.answered_since or not any(windows.covers(window, this) for window in earlier):
+        return this.answered_since, set()
+    ids_by_sid = {row.call_sid: row.id for row in others}
+    live: defaultdict[int, set[str]] = defaultdict(set)
+    for job in connection.execute(_FOLLOW_UPS, {"ticket": call.ticket_id, "statuses": sorted(windows.LIVE)}):
+        owner = windows.job_call(job.payload, ids_by_sid)
+        if owner is not None:
+            live[owner].add(windows.DOES[job.kind])
+    return False, windows.covered(this, earlier, live)
 
 
 def _letter_context(ctx: Context, call: CallRow, ticket: models.Ticket | None, customer: models.Customer | None,
@@ -170,11 +202,22 @@ def _payload(call: CallRow) -> dict[str, Any]:
 
 
 def cancel_pending(session: Session, call: CallRow, now: datetime) -> None:
-    """Somebody answered this caller: reminders and notices still waiting for earlier misses are moot."""
+    """Somebody answered this caller: reminders and notices still waiting for their earlier misses (this
+    number's calls on the ticket, this one's too) are moot. A colleague's on the same ticket still wait."""
     if call.ticket_id is None:
         return
-    session.connection().execute(_CANCEL, {"ticket": call.ticket_id,
-                                           "why": f"answered: call {call.call_sid} at {now.isoformat()}"})
+    connection = session.connection()
+    pending = list(connection.execute(_FOLLOW_UPS, {"ticket": call.ticket_id, "statuses": ["pending"]}))
+    if not pending:
+        return
+    ids_by_sid = {call.call_sid: call.id}
+    if call.from_number is not None:
+        ids_by_sid.update((row.call_sid, row.id) for row in connection.execute(
+            _CALLERS_CALLS, {"ticket": call.ticket_id, "caller": call.from_number}))
+    theirs = set(ids_by_sid.values())
+    moot = [job.id for job in pending if windows.job_call(job.payload, ids_by_sid) in theirs]
+    if moot:
+        connection.execute(_CANCEL, {"ids": moot, "why": f"answered: call {call.call_sid} at {now.isoformat()}"})
 
 
 def schedule_transcription(session: Session, ctx: Context, call: CallRow, now: datetime) -> None:

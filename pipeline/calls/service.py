@@ -5,14 +5,20 @@ changes nothing (it only reads the call, so a retried voice request gets the sam
 the caller's transaction, which commits before Twilio is answered, so an answered request is never lost.
 What it returns says how to answer (the TwiML plan) and, for the request that ended a call, the call as it
 ended, for the edge to log once the transaction has committed.
+
+What a missed call owes (pipeline.calls.followups) is scheduled inside a SAVEPOINT of that transaction: should
+it fail (a template that does not render, say), those jobs are lost and logged with the call's sid, but the
+request's own changes (the call's end, its status) are kept.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from pipeline.calls import followups, rows, state
@@ -23,6 +29,7 @@ from pipeline.sla import clock
 from pipeline.store import models
 from pipeline.tickets import customers
 
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Recorded:
@@ -107,11 +114,24 @@ def settle(session: Session, ctx: Context, call: CallRow, now: datetime, over: b
     leaving a voicemail, until then)."""
     call.status = state.final_status(call.call_status, call.dial_status)
     call.missed = state.missed_reason(call.call_status, call.dial_status, call.route)
-    if call.missed:
-        followups.schedule(session, ctx, call, now)
-        if over:
-            followups.schedule_notice(session, ctx, call, now)
+    if call.missed and (call.callback_due is None or over):
+        call_tickets.ensure_ticket(session, ctx, call, now)  # outside the savepoint: the call keeps its ticket
+        _schedule_follow_ups(session, ctx, call, now, over)
     call.updated_at = now
+
+
+def _schedule_follow_ups(session: Session, ctx: Context, call: CallRow, now: datetime, over: bool) -> None:
+    """The missed call's follow-ups in a SAVEPOINT: if they fail, only they are undone (the call's
+    `callback_due` stays when it was set, so the planner still reminds the engineers by it)."""
+    try:
+        with session.begin_nested():
+            followups.schedule(session, ctx, call, now)
+            if over:
+                followups.schedule_notice(session, ctx, call, now)
+    except OperationalError:
+        raise  # the database itself (locked, a deadlock, gone): the writer does the request again
+    except Exception:  # the follow-ups' guard: whatever they do, the call's own state is recorded
+        log.exception("call %s: its follow-ups could not be scheduled", call.call_sid)
 
 
 # -- what each kind of request changes -------------------------------------------------------------

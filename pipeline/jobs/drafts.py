@@ -7,6 +7,7 @@ escalations again so they say how late they are.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from pipeline.jobs import letters, owed, sync
 from pipeline.jobs.rules import SchedulerRules
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
-from pipeline.store import models
+from pipeline.store import models, queries
 from pipeline.tickets import acks
 
 ENGINEER, MANAGER, CUSTOMER = "engineer", "manager", "customer"
@@ -29,6 +30,7 @@ VISIT_KINDS = ("inspection", "inspection_prepare", "training", "training_prepare
 SURVEY = "survey"
 KINDS = tuple(sorted({*TICKET_KINDS, *CALL_KINDS, *VISIT_KINDS, SURVEY}))
 RERENDERED = ("sla_escalation", "escalation")  # they say how late they are: rendered again when sent
+ANSWERED_SINCE = "answered since: a later call from the same number on the ticket was taken"
 
 
 def rules_of(rt: Runtime) -> SchedulerRules:
@@ -66,9 +68,15 @@ def customer_overrides(ticket: models.Ticket) -> dict[str, Any] | None:
     return customer.policy_overrides if customer is not None else None
 
 
-def call_facts(call: models.Call) -> owed.CallFacts:
+def call_facts(call: models.Call, answered_since: bool) -> owed.CallFacts:
     assert call.callback_due is not None
-    return owed.CallFacts(call.id, call.started_at, call.ended_at, call.callback_due)
+    return owed.CallFacts(call.id, call.started_at, call.ended_at, call.callback_due, answered_since)
+
+
+def answered_since(session: Session, calls: Iterable[models.Call]) -> set[int]:
+    """The ids of `calls` whose caller has been answered since (one query for them all): the hotline's
+    rule (pipeline.calls.followups), so the planner owes nothing the hotline withheld."""
+    return queries.answered_since(session, calls, state.ANSWERED)
 
 
 class Drafter:
@@ -91,9 +99,10 @@ class Drafter:
         return visits, [*owed.sla_jobs(facts, self.service, self.calendar, overrides),
                         *owed.escalation_jobs(facts), *follow_up]
 
-    def call_owed(self, call: models.Call, ticket: models.Ticket | None) -> list[owed.Owed]:
+    def call_owed(self, call: models.Call, ticket: models.Ticket | None, *, answered_since: bool) -> list[owed.Owed]:
         facts = ticket_facts(ticket) if ticket is not None else None
-        return owed.callback_jobs(call_facts(call), facts, self.rules, sms=self.sms, notice_delay=self.notice_delay)
+        return owed.callback_jobs(call_facts(call, answered_since), facts, self.rules, sms=self.sms,
+                                  notice_delay=self.notice_delay)
 
     # who, in which language and zone --------------------------------------------------------------
     def engineer(self, channel: str = "email") -> str | None:
@@ -169,16 +178,24 @@ class Drafter:
 
     # at send time -------------------------------------------------------------------------------------
     def still_owed(self, session: Session, job: models.Job, tolerance: timedelta = timedelta(minutes=1)) -> str | None:
-        """Why a job is no longer owed at `now` (its reason went away, or its time moved later), or None."""
+        """Why a job is no longer owed at `now` (its reason went away, or its time moved later), or None.
+        The hotline's own call jobs (named by `call_sid`) are sent as they are, unless the caller has been
+        answered since."""
+        payload = job.payload or {}
         if job.kind in TICKET_KINDS and job.ticket_id is not None:
             ticket = session.get(models.Ticket, job.ticket_id)
             jobs = self.ticket_owed(ticket)[1] if ticket is not None else []
-        elif job.kind in CALL_KINDS and (job.payload or {}).get("call"):
-            call = session.get(models.Call, job.payload["call"])  # type: ignore[index]
+        elif job.kind in CALL_KINDS and payload.get("call"):
+            call = session.get(models.Call, payload["call"])
             if call is None or call.callback_due is None:
                 return "the call is gone"
+            if answered_since(session, [call]):
+                return ANSWERED_SINCE
             ticket = session.get(models.Ticket, call.ticket_id) if call.ticket_id else None
-            jobs = self.call_owed(call, ticket)
+            jobs = self.call_owed(call, ticket, answered_since=False)
+        elif job.kind in CALL_KINDS and payload.get("call_sid"):
+            call = queries.call_by_sid(session, str(payload["call_sid"]))
+            return ANSWERED_SINCE if call is not None and answered_since(session, [call]) else None
         else:
             return None
         match = next((o for o in jobs if o.key == job.dedupe_key), None)

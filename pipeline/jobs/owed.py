@@ -44,10 +44,14 @@ class TicketFacts:
 
 @dataclass(frozen=True)
 class CallFacts:
+    """The columns of a missed call the plan depends on, and whether its caller has been answered since
+    (another call of theirs on the ticket that a person took: pipeline.store.queries.answered_since)."""
+
     id: int
     started_at: datetime
     ended_at: datetime | None
     callback_due: datetime
+    answered_since: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,8 @@ def callback_jobs(
     notice_delay: timedelta = timedelta(0),
 ) -> list[Owed]:
     """A missed call: remind the engineer before its callback falls due, and tell the caller when we will
-    call. Nothing once the ticket has been answered since the call, or resolved.
+    call. Nothing once the ticket has been answered since the call, or resolved, nor once the caller has
+    been (the hotline's rule too: pipeline.calls.followups).
 
     The engineer's reminder does not wait for the call to end (without Twilio's final report it still
     falls due by callback_due). The caller's notice does: it is due `notice_delay` after the call ended,
@@ -160,6 +165,8 @@ def callback_jobs(
     the caller (the call may have joined a colleague's ticket): no mail is better than mail to the
     wrong person.
     """
+    if call.answered_since:
+        return []
     if ticket is not None and (
         ticket.status == RESOLVED
         or (ticket.first_response_at is not None and ticket.first_response_at >= call.started_at)

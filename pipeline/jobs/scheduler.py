@@ -12,19 +12,22 @@ write lock while it renders letters.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from pipeline.calls import windows
 from pipeline.jobs import drafts, handlers, owed, sync
 from pipeline.runtime import Runtime
 from pipeline.store import db, models
 
+log = logging.getLogger(__name__)
 KINDS = handlers.KINDS  # what is planned here; importing handlers registers how each kind runs
 BATCH = 10  # tickets per snapshot and per write: one write holds the lock for milliseconds
 RESOLVED_WINDOW = timedelta(days=45)  # a full pass replans tickets resolved this recently (revisits)
@@ -105,9 +108,15 @@ def _plan_ticket_batch(session: Session, drafter: drafts.Drafter, tickets: Seque
     visits = _group(session.scalars(select(models.Visit).where(
         models.Visit.ticket_id.in_(ids), models.Visit.kind == "revisit")), "ticket_id")
     emails = _first_emails(session, customers)
+    planned = []
     for ticket in tickets:
         customer = customers.get(ticket.customer_id or -1)
-        wanted, owed_jobs = drafter.ticket_owed(ticket)
+        try:
+            wanted, owed_jobs = drafter.ticket_owed(ticket)
+        except Exception:  # the per-item guard (say, overrides an edited policy no longer takes): the others
+            log.exception("cannot plan ticket %s; it is planned again next pass", ticket.number or ticket.id)
+            continue  # go on, and it stays unmarked
+        planned.append(ticket)
         wanted, owed_jobs = _drop_stale_new_visits(wanted, owed_jobs, visits[ticket.id], drafter)
         email = emails.get(ticket.customer_id or -1)
         rows = changes.visits(
@@ -117,7 +126,7 @@ def _plan_ticket_batch(session: Session, drafter: drafts.Drafter, tickets: Seque
         changes.jobs(jobs[ticket.id], [
             drafter.draft(o, ticket=ticket, customer=customer, visit=rows.get(o.visit or ""), customer_email=email)
             for o in owed_jobs], drafter.rules.catch_up)
-    changes.mark(tickets=tickets)
+    changes.mark(tickets=planned)
 
 
 def _drop_stale_new_visits(wanted: list[owed.Visit], jobs: list[owed.Owed], existing: list[models.Visit],
@@ -146,12 +155,13 @@ def _calls_to_plan(full: bool) -> ColumnElement[bool]:
 
 def _plan_calls(session: Session, drafter: drafts.Drafter, changes: sync.Changes,
                 which: ColumnElement[bool]) -> None:
-    """Replan the missed calls still inside their callback window that `which` selects."""
+    """Replan the missed calls still inside their callback window that `which` selects, each caller's
+    earlier calls first: a retry owes no job that an earlier call of theirs still does."""
     C = models.Call
     calls = list(session.scalars(
         select(C).outerjoin(models.CallPlanMark, models.CallPlanMark.call_id == C.id)
         .where(C.callback_due.is_not(None), C.callback_due >= drafter.now - drafter.rules.catch_up, which)
-        .order_by(C.id)))
+        .order_by(C.started_at, C.id)))
     if not calls:
         return
     tickets = {t.id: t for t in session.scalars(select(models.Ticket).where(
@@ -160,16 +170,20 @@ def _plan_calls(session: Session, drafter: drafts.Drafter, changes: sync.Changes
     emails = _first_emails(session, customers)
     keys = [key for c in calls for key in _call_keys(c.id)]
     existing = list(session.scalars(select(models.Job).where(models.Job.dedupe_key.in_(keys))))
-    foreign = _foreign_callback_jobs(session, calls, set(keys))
+    follow_ups = _foreign_callback_jobs(session, calls)
     for call in calls:
         ticket = tickets.get(call.ticket_id or -1)
         customer = customers.get(call.customer_id or -1)
-        wanted = [o for o in drafter.call_owed(call, ticket) if (call.id, o.kind) not in foreign]
+        done = follow_ups.done_for(call)
+        wanted = [drafter.draft(o, ticket=ticket, customer=customer, call=call, customer_email=emails.get(
+            call.customer_id or -1), customer_language=call.language)
+            for o in drafter.call_owed(call, ticket, answered_since=call.id in follow_ups.answered)
+            if o.kind not in done]
         mine = [job for job in existing if job.dedupe_key in _call_keys(call.id)]
-        changes.jobs(mine, [
-            drafter.draft(o, ticket=ticket, customer=customer, call=call, customer_email=emails.get(
-                call.customer_id or -1), customer_language=call.language) for o in wanted],
-            drafter.rules.catch_up)
+        changes.jobs(mine, wanted, drafter.rules.catch_up)
+        # as sync.Changes.jobs writes them: a draft without a recipient, or stale, is not
+        follow_ups.planned(call, mine, [d for d in wanted if d.recipient is not None
+                                        and not owed.is_stale(d.owed, drafter.now, drafter.rules.catch_up)])
     changes.mark(calls=calls)
 
 
@@ -177,23 +191,66 @@ def _call_keys(call_id: int) -> tuple[str, ...]:
     return (f"callback_reminder:{call_id}", f"callback_reminder:{call_id}:sms", f"callback_notice:{call_id}")
 
 
-def _foreign_callback_jobs(session: Session, calls: Sequence[models.Call], mine: set[str]) -> set[tuple[int, str]]:
-    """What the hotline already did for a call by itself: a reminder on the call's ticket, or an SMS to the
-    caller since the call began. The planner then adds no second one."""
-    ticket_ids = {c.ticket_id for c in calls if c.ticket_id}
-    jobs = [j for j in session.scalars(select(models.Job).where(
-        models.Job.ticket_id.in_(ticket_ids), models.Job.created_at >= min(c.started_at for c in calls)))
-        if j.dedupe_key not in mine]
-    found = set()
-    for call in calls:
-        for job in jobs:
-            if job.ticket_id != call.ticket_id or job.created_at < call.started_at:
-                continue
-            if job.kind in ("callback_reminder", "callback_call"):
-                found.add((call.id, "callback_reminder"))
-            if job.kind == "callback_notice" or (job.channel == "sms" and job.recipient == call.from_number):
-                found.add((call.id, "callback_notice"))
-    return found
+@dataclass
+class _FollowUps:
+    """The follow-up jobs around a batch of missed calls, and the rule of one reminder and one notice per
+    callback window (pipeline.calls.windows), which the hotline applies too. What each does is
+    windows.REMINDER or windows.NOTICE, the kinds of the planner's own jobs."""
+
+    answered: set[int]  # the calls whose caller has been answered since: they owe nothing
+    # call id -> what the hotline's own jobs for it do in any state (the planner adds no second one), what
+    # those still live do, and what all its live jobs do, the hotline's and the planner's
+    hotline: defaultdict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    hotline_live: defaultdict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    live: defaultdict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # (ticket, number) -> that caller's missed calls on the ticket
+    callers: defaultdict[tuple[int, str], list[windows.Window]] = field(default_factory=lambda: defaultdict(list))
+
+    def done_for(self, call: models.Call) -> set[str]:
+        """What `call` needs no job of the planner's for: what the hotline did for it, and what the live jobs
+        of an earlier call of its caller on the ticket, whose window was open when it began, do."""
+        done = set(self.hotline[call.id])
+        if call.ticket_id is not None and call.from_number is not None:
+            this = windows.Window(call.id, call.started_at, call.callback_due, call.id in self.answered)
+            done |= windows.covered(this, self.callers[(call.ticket_id, call.from_number)], self.live)
+        return done
+
+    def planned(self, call: models.Call, mine: Sequence[models.Job], drafted: Sequence[sync.Draft]) -> None:
+        """What the call's live jobs do once this pass is written, for the later calls of its caller."""
+        self.live[call.id] = (self.hotline_live[call.id] | {d.owed.kind for d in drafted}
+                              | {windows.DOES[j.kind] for j in mine if j.status in ("running", "sent")})
+
+
+def _foreign_callback_jobs(session: Session, calls: Sequence[models.Call]) -> _FollowUps:
+    """The missed calls of the batch's callers on their tickets, whether each caller has been answered
+    since, and the follow-up jobs of those calls, the hotline's (named by call_sid) and ours (by id)."""
+    C, J = models.Call, models.Job
+    tickets = {c.ticket_id for c in calls if c.ticket_id}
+    numbers = {c.from_number for c in calls if c.from_number}
+    theirs = list(session.execute(select(C.id, C.call_sid, C.ticket_id, C.from_number, C.started_at, C.callback_due)
+                                  .where(C.ticket_id.in_(tickets), C.from_number.in_(numbers),
+                                         C.callback_due.is_not(None)))) if tickets and numbers else []
+    follow_ups = _FollowUps(drafts.answered_since(session, [*calls, *theirs]))
+    for row in theirs:
+        follow_ups.callers[(row.ticket_id, row.from_number)].append(
+            windows.Window(row.id, row.started_at, row.callback_due, row.id in follow_ups.answered))
+    if not tickets:
+        return follow_ups
+    ids_by_sid = {row.call_sid: row.id for row in theirs} | {c.call_sid: c.id for c in calls}
+    since = min(c.started_at for c in [*calls, *theirs])
+    for job in session.scalars(select(J).where(J.ticket_id.in_(tickets), J.kind.in_(sorted(windows.DOES)),
+                                               J.created_at >= since)):
+        owner = windows.job_call(job.payload, ids_by_sid)
+        if owner is None:
+            continue
+        does, live = windows.DOES[job.kind], job.status in windows.LIVE
+        if job.dedupe_key not in _call_keys(owner):
+            follow_ups.hotline[owner].add(does)
+            if live:
+                follow_ups.hotline_live[owner].add(does)
+        if live:
+            follow_ups.live[owner].add(does)
+    return follow_ups
 
 
 # periodic visits and the monthly survey ---------------------------------------------------------------

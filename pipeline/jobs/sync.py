@@ -7,7 +7,8 @@ whole pass, and webhooks do not wait behind planning. What makes this safe is th
 guarded by what it may change, as checked in the write itself:
 
 * a missing job is inserted under its unique dedupe_key (a second planner's insert does nothing);
-* a pending or cancelled job whose time or recipient changed is moved and rendered again;
+* a pending or cancelled job whose time or recipient changed is moved and rendered again, if it still has
+  the status the snapshot saw;
 * a pending job the plan no longer owes is cancelled;
 * a job that is running, sent or failed is never touched: that is what makes every reminder go out once
   however often, and in however many processes, planning runs.
@@ -65,7 +66,7 @@ class Changes:
 
     now: datetime
     new_jobs: list[dict[str, Any]] = field(default_factory=list)
-    moved_jobs: list[dict[str, Any]] = field(default_factory=list)  # job_id plus MOVED_FIELDS
+    moved_jobs: list[dict[str, Any]] = field(default_factory=list)  # job_id, seen_status and MOVED_FIELDS
     cancelled_jobs: list[int] = field(default_factory=list)
     new_visits: list[dict[str, Any]] = field(default_factory=list)
     changed_visits: list[dict[str, Any]] = field(default_factory=list)  # visit_id plus VISIT_FIELDS
@@ -96,7 +97,8 @@ class Changes:
             if job is None:
                 self.new_jobs.append(values)
             else:
-                self.moved_jobs.append({"job_id": job.id, **{name: values[name] for name in MOVED_FIELDS}})
+                self.moved_jobs.append({"job_id": job.id, "seen_status": job.status,
+                                        **{name: values[name] for name in MOVED_FIELDS}})
         self.cancelled_jobs += [by_key[key].id for key in sorted(by_key) if by_key[key].status == PENDING]
 
     def visits(self, existing: Iterable[models.Visit], drafts: Iterable[VisitDraft],
@@ -149,10 +151,10 @@ class Changes:
         return added
 
 
-# Core statements, built once: each row's guard is part of its own UPDATE (an OR, not IN: an IN list is
-# expanded per execution, which executemany does not allow)
-_REVIVABLE = (JOBS.c.status == PENDING) | (JOBS.c.status == CANCELLED)
-_JOB_MOVE = (update(JOBS).where(JOBS.c.id == bindparam("job_id"), _REVIVABLE)
+# Core statements, built once: each row's guard is part of its own UPDATE. A job is moved or revived only
+# from the status the snapshot saw (pending, or cancelled): one cancelled since, by a reply or an answered
+# call, stays cancelled, and one sent since is never touched.
+_JOB_MOVE = (update(JOBS).where(JOBS.c.id == bindparam("job_id"), JOBS.c.status == bindparam("seen_status"))
              .values(status=PENDING, last_error=None, **{name: bindparam(name) for name in MOVED_FIELDS}))
 _JOB_CANCEL = (update(JOBS).where(JOBS.c.id == bindparam("job_id"), JOBS.c.status == PENDING)
                .values(status=CANCELLED, last_error="no longer owed"))

@@ -109,11 +109,14 @@ def run_job(rt: Runtime, job: models.Job, now: datetime) -> Outcome:
 
 def run_due(rt: Runtime, now: datetime | None = None, limit: int = 100,
             channels: list[str] | None = None) -> list[Outcome]:
-    """Run every job due at `now` (default: the clock), in batches of `limit`."""
-    now = now or rt.now()
+    """Run every job due at `now`, in batches of `limit`. Without `now` the clock is read again for each
+    batch: a batch's lease must start when it is claimed, not when the pass began (a slow earlier batch would
+    otherwise hand out leases already near their end, and another worker could take the jobs again)."""
+    fixed = now
     lease = timedelta(seconds=rt.settings.job_lease_s)
     outcomes: list[Outcome] = []
     while True:
+        now = fixed or rt.now()
         with db.transaction(rt.sessions) as session:
             claimed = queries.claim_due_jobs(session, now, rt.worker_id, lease, limit, channels)
         if not claimed:

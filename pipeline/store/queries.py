@@ -7,6 +7,7 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -272,6 +273,35 @@ def call_by_sid(session: Session, call_sid: str) -> models.Call | None:
 def call_events(session: Session, call_sid: str) -> Sequence[models.CallEvent]:
     return session.scalars(select(models.CallEvent).where(models.CallEvent.call_sid == call_sid)
                            .order_by(models.CallEvent.id)).all()
+
+
+class CallTimes(Protocol):
+    """What `answered_since` reads of a call: a models.Call, or the hotline's row of one being written."""
+
+    id: int
+    ticket_id: int | None
+    from_number: str | None
+    started_at: datetime
+
+
+def answered_since(session: Session, calls: Iterable[CallTimes], answered: Iterable[str]) -> set[int]:
+    """The ids of `calls` whose caller has been answered since: another call from the same number
+    (calls.from_number) on the same ticket, begun after it (at the same instant: created after it), whose
+    engineer's leg (dial_status) is one of `answered`. A colleague's answered call on the ticket does not
+    count: it answered someone else. One query for all of `calls`, taken as given (not read again), so
+    the hotline can ask about the call it is still writing."""
+    wanted = [c for c in calls if c.ticket_id is not None and c.from_number is not None]
+    if not wanted:
+        return set()
+    C = models.Call
+    rows = session.execute(select(C.id, C.ticket_id, C.from_number, C.started_at).where(
+        C.ticket_id.in_({c.ticket_id for c in wanted}), C.from_number.in_({c.from_number for c in wanted}),
+        C.dial_status.in_(sorted(set(answered))))).all()
+    taken: dict[tuple[int, str], list[tuple[datetime, int]]] = {}
+    for row in rows:
+        taken.setdefault((row.ticket_id, row.from_number), []).append((row.started_at, row.id))
+    return {c.id for c in wanted
+            if any(later > (c.started_at, c.id) for later in taken.get((c.ticket_id, c.from_number), ()))}
 
 
 def call_jobs(session: Session, call_sid: str, ticket_id: int | None) -> list[Job]:

@@ -2,9 +2,11 @@
 
 "请问打印机无法连接网络怎么办？" asks how to fix one printer; "打印机无法连接网络" alone reports a fault that
 may be the whole network's. A connection symptom such as "无法连接" or "unreachable" says what fails but
-not how widely, so in a sentence that asks how (one of `questions`) and names no reach (none of `scope`)
-it counts at the table's `level` (3) instead of its rule's (1): something is broken, so it is no usage
-question, and nothing says that service is down. It never raises a level, and every other match of the
+not how widely, so in a sentence that asks how (one of `questions`) about one user's device (one of
+`devices`: a printer, a laptop, a phone) and names no reach (none of `scope`) it counts at the table's
+`level` (3) instead of its rule's (1): something is broken, so it is no usage question, and nothing says
+that service is down. Without a device it stays an outage: "数据库服务器无法连接，请问怎么办？" is one,
+asked politely. It never raises a level, and every other match of the
 mail still counts ("请问全厂网络无法连接怎么办" names its reach; "…无法连接，业务中断" has an outage
 phrase of its own).
 """
@@ -43,6 +45,7 @@ class AskedRule:
     level: Severity
     symptoms: frozenset[str]  # folded, single-spaced
     questions: patterns.Matcher
+    devices: patterns.Matcher
     scope: patterns.Matcher
 
     @classmethod
@@ -60,6 +63,7 @@ class AskedRule:
             level=Severity(level),
             symptoms=frozenset(map(_phrase_key, _phrases(table, "symptoms"))),
             questions=patterns.compile_any(_phrases(table, "questions"), where=f"{where}.questions"),
+            devices=patterns.compile_any(_phrases(table, "devices"), where=f"{where}.devices"),
             scope=patterns.compile_any(_phrases(table, "scope"), where=f"{where}.scope"),
         )
 
@@ -70,7 +74,7 @@ class AskedRule:
             return None
         begin, stop = sentence_around(folded, start, end)
         sentence = folded[begin:stop]
-        if self.scope.spans(sentence):
+        if self.scope.spans(sentence) or not self.devices.spans(sentence):
             return None
         asked = self.questions.spans(sentence)
         if not asked:

@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from pipeline.jobs import scheduler
 from pipeline.runtime import Runtime
@@ -239,14 +239,127 @@ def test_an_answer_cancels_what_an_earlier_miss_scheduled(rt: Runtime, twilio: T
     assert detail(rt, "CA" + "b" * 32)["status"] == "in-progress"
 
 
-def test_a_missed_call_that_ends_after_an_answer_owes_no_notice(rt: Runtime, twilio: Twilio) -> None:
+COLLEAGUE = "+8613800138099"  # another mobile of the same customer
+
+
+def mill_with_two_phones(rt: Runtime) -> None:
+    """Both numbers are Mill Co's: calls from either join its one open ticket."""
+    with db.transaction(rt.sessions) as session:
+        customers.upsert(session, customers.parse_row(
+            {"name": "Mill Co", "phones": f"{CALLER};{COLLEAGUE}", "tier": "8x5"}, "Asia/Shanghai"), MONDAY_10)
+
+
+@pytest.mark.parametrize(("answered_caller", "expected"), [
+    # the caller again: the first call owes nothing more, neither the hotline's notice nor the planner's
+    (CALLER, [("callback_reminder", "cancelled")]),
+    # a colleague on the same ticket was answered, not this caller: their reminder and notice stand
+    (COLLEAGUE, [("callback_reminder", "pending"), ("callback_notice", "pending")]),
+])
+def test_a_missed_call_that_ends_after_an_answer_owes_no_notice(rt: Runtime, twilio: Twilio, answered_caller: str,
+                                                                  expected: list[tuple[str, str]]) -> None:
+    mill_with_two_phones(rt)
     missed, answered = "CA" + "a" * 31 + "1", "CA" + "b" * 31 + "1"
     post(twilio, "voice", payload("voice-inbound-cn", missed))
     post(twilio, "dial", payload("dial-action-no-answer", missed))  # leaving a voicemail, meanwhile ...
-    post(twilio, "voice", payload("voice-inbound-cn", answered))  # ... they call again and are answered
-    post(twilio, "status", payload("dial-leg-answered", answered))
+    post(twilio, "voice", payload("voice-inbound-cn", answered, From=answered_caller, Caller=answered_caller))
+    post(twilio, "status", payload("dial-leg-answered", answered))  # ... a call on the ticket is answered
     post(twilio, "status", payload("status-completed", missed))  # the first caller hangs up
-    assert [(j.kind, j.status) for j in jobs(rt)] == [("callback_reminder", "cancelled")]
+    assert detail(rt, missed)["ticket"] == detail(rt, answered)["ticket"]
+    assert [(j.kind, j.status) for j in call_jobs(rt)] == expected
+    scheduler.plan(rt, MONDAY_10 + timedelta(minutes=3))  # the planner adds nothing the hotline withheld
+    assert [(j.kind, j.status) for j in call_jobs(rt)] == expected
+
+
+def test_an_answer_cancels_only_what_that_callers_calls_scheduled(rt: Runtime, twilio: Twilio) -> None:
+    mill_with_two_phones(rt)
+    mine, colleagues, again = "CA" + "a" * 31 + "2", "CA" + "b" * 31 + "2", "CA" + "c" * 31 + "2"
+    for sid, number in ((mine, CALLER), (colleagues, COLLEAGUE)):  # both missed, both voicemails over
+        post(twilio, "voice", payload("voice-inbound-cn", sid, From=number, Caller=number))
+        post(twilio, "dial", payload("dial-action-no-answer", sid))
+        post(twilio, "record", payload("record-action", sid))
+    scheduler.plan(rt, MONDAY_10)
+    post(twilio, "voice", payload("voice-inbound-cn", again))  # the first caller calls again and is answered
+    post(twilio, "status", payload("dial-leg-answered", again))
+    left = {(j.kind, j.status, (j.payload or {}).get("caller")) for j in call_jobs(rt)}
+    assert left == {("callback_reminder", "cancelled", CALLER), ("callback_notice", "cancelled", CALLER),
+                    ("callback_reminder", "pending", COLLEAGUE), ("callback_notice", "pending", COLLEAGUE)}
+    scheduler.plan(rt, MONDAY_10 + timedelta(minutes=1))
+    assert {(j.kind, j.status, (j.payload or {}).get("caller")) for j in call_jobs(rt)} == left
+
+
+def test_a_caller_who_retries_gets_one_notice_and_one_reminder_per_window(rt: Runtime, twilio: Twilio) -> None:
+    sids = [f"CA{n:031d}R" for n in range(7)]
+    for n, sid in enumerate(sids[:6]):  # six misses in five minutes, each over before the next
+        rt.clock = lambda n=n: MONDAY_10 + timedelta(seconds=50 * n)
+        post(twilio, "voice", payload("voice-inbound-cn", sid))
+        post(twilio, "dial", payload("dial-action-no-answer", sid))
+        post(twilio, "status", payload("status-completed", sid, Timestamp=""))
+        if n == 2:  # the first notice and reminder went out: they stand for the later calls all the same
+            with db.transaction(rt.sessions) as session:
+                session.execute(update(models.Job).values(status="sent", sent_at=rt.now()))
+    scheduler.plan(rt, MONDAY_10 + timedelta(minutes=5))
+    assert planned(rt) == [("callback_reminder", "sms", ENGINEER, "10:25:00"), ("callback_notice", "sms", CALLER,
+                                                                                "10:01:00")]
+    assert [(j.payload or {}).get("call_sid") for j in call_jobs(rt)] == [sids[0], sids[0]]
+    dues = [detail(rt, sid)["callback_due"] for sid in sids[:6]]  # each call still shows its own
+    assert dues == ["2026-11-16T10:30:00+08:00"] * 6  # the new ticket's response, due at 10:30, comes first
+    rt.clock = lambda: MONDAY_10 + timedelta(minutes=31)  # after the first call's callback was due: a new window
+    post(twilio, "voice", payload("voice-inbound-cn", sids[6]))
+    post(twilio, "dial", payload("dial-action-no-answer", sids[6]))
+    post(twilio, "status", payload("status-completed", sids[6], Timestamp=""))
+    assert [(j.payload or {}).get("call_sid") for j in call_jobs(rt)] == [sids[0], sids[0], sids[6], sids[6]]
+
+
+@pytest.mark.parametrize("on_call", [[ENGINEER], []])  # the hotline reminds the engineer, or the planner does
+def test_retries_get_no_more_from_the_planner_either(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+                                                     on_call: list[str]) -> None:
+    rt = open_runtime(tmp_path, backend, request, {"on_call": on_call})
+    sids = [f"CA{n:031d}S" for n in range(6)]
+    with AppServer(rt) as app:
+        twilio = Twilio(app.base)
+        for n, sid in enumerate(sids):
+            rt.clock = lambda n=n: MONDAY_10 + timedelta(seconds=50 * n)
+            post(twilio, "voice", payload("voice-inbound-cn", sid))
+            if on_call:
+                post(twilio, "dial", payload("dial-action-no-answer", sid))
+            post(twilio, "status", payload("status-completed", sid, Timestamp=""))
+            scheduler.plan(rt, rt.now())  # the planner runs between the calls ...
+        twilio.close()
+    scheduler.plan(rt, MONDAY_10 + timedelta(days=1, minutes=-1))  # ... and the day's first, full pass
+    reminder = ("callback_reminder", "sms", ENGINEER) if on_call else ("callback_reminder", "email", SERVICE)
+    assert sorted((kind, channel, to) for kind, channel, to, _ in planned(rt)) == [
+        ("callback_notice", "sms", CALLER), reminder]
+    rt.close()
+
+
+@pytest.mark.parametrize(("broken", "left"), [
+    ("sms", [("callback_notice", "sms", CALLER), ("callback_reminder", "sms", ENGINEER)]),  # the planner's notice
+    ("callback", [("callback_notice", "sms", CALLER), ("callback_reminder", "email", SERVICE)]),  # its reminder
+])
+def test_follow_ups_that_fail_lose_nothing_else(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+                                                caplog: pytest.LogCaptureFixture, broken: str,
+                                                left: list[tuple[str, str, str]]) -> None:
+    templates = tmp_path / "templates" / broken
+    templates.mkdir(parents=True)
+    (templates / "zh-Hans.txt").write_text("{{ no_such_name }}", encoding="utf-8")  # a slip in a customised template
+    rt = open_runtime(tmp_path, backend, request, {"on_call": [ENGINEER]}, template_dir=tmp_path / "templates")
+    sid = "CA" + "9" * 31 + "F"
+    with AppServer(rt) as app:
+        twilio = Twilio(app.base)
+        post(twilio, "voice", payload("voice-inbound-cn", sid))
+        post(twilio, "dial", payload("dial-action-no-answer", sid))
+        post(twilio, "record", payload("record-action", sid))
+        post(twilio, "status", payload("status-completed", sid))
+        twilio.close()
+    row = detail(rt, sid)  # the call ended, with its status, its ticket and its callback deadline
+    assert (row["status"], row["missed"], row["ended_at"], row["callback_due"]) == (
+        "no-answer", "no-answer", "2026-11-16T10:01:50+08:00", "2026-11-16T10:30:00+08:00")
+    assert [c["error"] for c in row["callbacks"]] == [None] * 4
+    failed = [r for r in caplog.records if r.getMessage() == f"call {sid}: its follow-ups could not be scheduled"]
+    assert failed and all(r.exc_info and r.exc_info[0].__name__ == "UndefinedError" for r in failed)
+    scheduler.plan(rt, MONDAY_10 + timedelta(minutes=3))  # the planner still sees to what was lost
+    assert sorted((kind, channel, to) for kind, channel, to, _ in planned(rt)) == left
+    rt.close()
 
 
 def test_concurrent_callbacks_for_one_call_leave_one_consistent_row(rt: Runtime, twilio: Twilio) -> None:
@@ -300,7 +413,7 @@ def test_a_request_that_cannot_be_applied_is_kept_with_its_error(rt: Runtime, tw
         # others' new tickets to take, and whether one did first would decide the test)
         raw.execute("UPDATE calls SET ticket_id = 999999")
     others = [f"CA{n:032d}" for n in range(6)]
-    burst = [("/hotline/voice?step=dialed", payload("dial-action-no-answer", sid))]  # its jobs need a ticket
+    burst = [("/hotline/voice?step=recorded", payload("record-action", sid))]  # its voicemail needs a ticket
     burst += [("/hotline/voice", payload("voice-inbound-cn", other, From=f"+861380013810{n}"))
               for n, other in enumerate(others)]
     with ThreadPoolExecutor(max_workers=7) as pool:  # sent together, so they likely share a batch
@@ -309,7 +422,7 @@ def test_a_request_that_cannot_be_applied_is_kept_with_its_error(rt: Runtime, tw
     assert "<Record" in answers[0].text  # the caller can still leave a message
     assert all(detail(rt, other)["ticket"] for other in others)  # the others' work was not lost with it
     row = detail(rt, sid)
-    assert [c["kind"] for c in row["callbacks"]] == ["voice", "dial"]
+    assert [c["kind"] for c in row["callbacks"]] == ["voice", "record"]
     assert "IntegrityError" in (row["callbacks"][1]["error"] or "")
     assert post(twilio, "status", payload("status-ringing", sid))  # later requests are applied as usual
 

@@ -161,6 +161,30 @@ def test_missed_call_gets_voicemail_callback_and_sms(served: ServeProcess, twili
                            "callback_due 20")
 
 
+def follow_ups_waiting(served: ServeProcess, ticket: str) -> int:
+    """How many of the ticket's missed-call follow-ups are still to be sent."""
+    with sqlite3.connect(served.folder / "intake.db") as connection:
+        return connection.execute(
+            "SELECT count(*) FROM jobs JOIN tickets ON tickets.id = jobs.ticket_id WHERE tickets.number = ? "
+            "AND jobs.kind LIKE 'callback_%' AND jobs.status IN ('pending', 'running')", (ticket,)).fetchone()[0]
+
+
+def test_a_caller_who_retries_six_times_gets_one_sms_and_one_reminder(
+        served: ServeProcess, twilio: Twilio, api: FakeTwilioApi, intake: Any) -> None:
+    caller, sids = "+8613800138008", [f"CA{n:031d}8" for n in range(6)]
+    for sid in sids:  # within seconds of each other, each missed and over
+        twiml(twilio.post("/hotline/voice", own("voice-inbound-cn", sid, caller)))
+        twiml(twilio.post("/hotline/voice?step=dialed", own("dial-action-no-answer", sid, caller)))
+        assert twilio.post("/hotline/status", own("status-completed", sid, caller, Timestamp="")).status_code == 200
+    shown = [intake("calls", "show", sid) for sid in sids]
+    ticket = shown[0]["ticket"]
+    assert all(row["ticket"] == ticket and row["callback_due"] for row in shown)  # each keeps its deadline
+    wait_for(lambda: [r for r in api.sent("Messages") if r.form["To"] == caller])
+    wait_for(lambda: follow_ups_waiting(served, ticket) == 0)
+    assert len([r for r in api.sent("Messages") if r.form["To"] == caller]) == 1
+    assert len([r for r in api.sent("Messages") if r.form["To"] == ENGINEER and caller in r.form["Body"]]) == 1
+
+
 def test_duplicate_and_out_of_order_callbacks_change_nothing_twice(served: ServeProcess, twilio: Twilio,
                                                                    intake: Any) -> None:
     sid, caller = "CA" + "3c" * 16, "+8613800138003"

@@ -153,6 +153,18 @@ def test_callbacks_remind_before_the_deadline_and_stop_once_answered(
     assert owed.callback_jobs(call, answered, rules, sms=True) == []
 
 
+@pytest.mark.parametrize(("ended", "answered_since", "expected"), [
+    ("2026-03-02 10:01", False, ["callback_reminder:5", "callback_notice:5"]),
+    ("2026-03-02 10:01", True, []),  # the caller's later call was answered: no notice, no reminder
+    (None, True, []),  # answered before the first call's end was even reported
+])
+def test_a_caller_answered_since_is_owed_nothing(rules: SchedulerRules, ended: str | None, answered_since: bool,
+                                                 expected: list[str]) -> None:
+    call = owed.CallFacts(5, at("2026-03-02 10:00"), at(ended) if ended else None, at("2026-03-02 10:30"),
+                          answered_since=answered_since)
+    assert [o.key for o in owed.callback_jobs(call, None, rules, sms=True)] == expected
+
+
 def test_a_call_still_on_the_line_owes_the_engineer_a_reminder_and_the_caller_nothing_yet(
     rules: SchedulerRules,
 ) -> None:

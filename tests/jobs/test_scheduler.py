@@ -244,6 +244,59 @@ def test_a_missed_call_is_replanned_when_it_or_its_ticket_changes(runtime: Runti
     assert jobs(runtime)["callback_reminder:1"][0] == "cancelled"
 
 
+def missed_call(rt: Runtime, number: str, sid: str, caller: str, started: datetime, **columns: Any) -> None:
+    """A call on ticket `number` from `caller`, missed unless `columns` say otherwise."""
+    values: dict[str, Any] = dict(status="no-answer", ended_at=started + timedelta(seconds=30),
+                                  callback_due=started + timedelta(minutes=15))
+    values.update(columns)
+    with db.transaction(rt.sessions) as session:
+        ticket = queries.ticket_by_number(session, number)
+        assert ticket is not None
+        session.add(models.Call(call_sid=sid, from_number=caller, ticket_id=ticket.id, started_at=started,
+                                created_at=started, updated_at=started, **values))
+
+
+@pytest.mark.parametrize(("caller", "outcome"), [
+    ("+8613800138000", "cancelled"),  # the same caller was answered since: the reminder is moot
+    ("+8613800138099", "sent"),  # a colleague was answered: this caller still waits for the callback
+])
+def test_an_answer_to_the_caller_cancels_the_reminder_at_send_time(runtime: Runtime, caller: str,
+                                                                   outcome: str) -> None:
+    now = at("2026-03-02 22:00")
+    number = mail(runtime, now - timedelta(minutes=5), "Board down", "Board 3 is down.", "ann@mill.example.com")
+    missed_call(runtime, number, "CA1", "+8613800138000", now)
+    scheduler.plan(runtime, now)
+    assert jobs(runtime)["callback_reminder:1"][:2] == ("pending", "03-02 22:05")
+    # answered after the plan, and no pass ran since: only the worker's own check can tell
+    missed_call(runtime, number, "CA2", caller, now + timedelta(minutes=2), status="completed",
+                dial_status="completed", callback_due=None)
+    sent = {o.kind: o for o in worker.run_due(runtime, now + timedelta(minutes=5))}
+    assert sent["callback_reminder"].status == outcome
+    if outcome == "cancelled":
+        assert sent["callback_reminder"].detail == drafts.ANSWERED_SINCE
+
+
+def test_a_caller_who_retries_is_reminded_of_once_per_window(runtime: Runtime) -> None:
+    now = at("2026-03-02 22:00")
+    number = mail(runtime, now - timedelta(minutes=5), "Board down", "Board 3 is down.", "ann@mill.example.com")
+    for n in range(6):  # six misses in five minutes, each due to be called back 15 minutes later
+        missed_call(runtime, number, f"CA{n + 1}", "+8613800138000", now + timedelta(minutes=n))
+    missed_call(runtime, number, "CA7", "+8613800138099", now + timedelta(minutes=2))  # a colleague's call
+    scheduler.plan(runtime, now + timedelta(minutes=6))
+    reminders = {key: value for key, value in jobs(runtime).items() if key.startswith("callback_")}
+    assert reminders == {"callback_reminder:1": ("pending", "03-02 22:05", "service@support.example"),
+                         "callback_reminder:7": ("pending", "03-02 22:07", "service@support.example")}
+    with db.transaction(runtime.sessions) as session:  # the first one went out: it stands for the retries still
+        session.execute(update(models.Job).where(models.Job.dedupe_key == "callback_reminder:1").values(status="sent"))
+    change(runtime, number, now + timedelta(minutes=7), lambda t: None)  # the ticket and its calls are replanned
+    missed_call(runtime, number, "CA8", "+8613800138000", now + timedelta(minutes=16))  # after 22:15: a new window
+    change(runtime, number, now + timedelta(minutes=16), lambda t: None)
+    reminders = {key: value[:2] for key, value in jobs(runtime).items() if key.startswith("callback_")}
+    assert reminders == {"callback_reminder:1": ("sent", "03-02 22:05"),
+                         "callback_reminder:7": ("pending", "03-02 22:07"),
+                         "callback_reminder:8": ("pending", "03-02 22:21")}
+
+
 @pytest.mark.parametrize("backend", ["sqlite"])  # SQLite's one write lock is what this is about
 def test_planning_decides_without_holding_the_write_lock(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     for n in range(3):
@@ -272,10 +325,38 @@ def test_a_job_sent_after_the_snapshot_is_not_moved_or_cancelled(runtime: Runtim
         assert job is not None
         stale = sync.Changes(at("2026-03-02 10:01"))
         moved = {name: getattr(job, name) for name in sync.MOVED_FIELDS}
-        stale.moved_jobs.append({"job_id": job.id, **moved, "due_at": at("2026-03-03 10:00")})
+        stale.moved_jobs.append({"job_id": job.id, "seen_status": "pending", **moved, "due_at": at("2026-03-03 10:00")})
         stale.cancelled_jobs.append(job.id)
     with db.transaction(runtime.sessions) as session:  # sent between the planner's read and its write
         session.execute(update(models.Job).where(models.Job.id == job.id).values(status="sent"))
     with db.transaction(runtime.sessions) as session:
         stale.write(session)
     assert jobs(runtime)["sla_warning:1:response"][:2] == ("sent", "03-02 10:11")  # as it was
+
+
+def test_a_job_cancelled_after_the_snapshot_is_not_revived(runtime: Runtime) -> None:
+    mail(runtime, at("2026-03-02 10:00"), "Board down", "Board 3 is down.", "ann@mill.example.com")
+    scheduler.plan(runtime, at("2026-03-02 10:00"))
+    with runtime.sessions() as session:
+        job = session.scalar(select(models.Job).where(models.Job.dedupe_key == "sla_warning:1:response"))
+        assert job is not None
+        stale = sync.Changes(at("2026-03-02 10:01"))  # decided on the pending job: move it a day later
+        moved = {name: getattr(job, name) for name in sync.MOVED_FIELDS}
+        stale.moved_jobs.append({"job_id": job.id, "seen_status": "pending", **moved, "due_at": at("2026-03-03 10:00")})
+    with db.transaction(runtime.sessions) as session:  # cancelled between the planner's read and its write
+        session.execute(update(models.Job).where(models.Job.id == job.id).values(status="cancelled"))
+    with db.transaction(runtime.sessions) as session:
+        stale.write(session)
+    assert jobs(runtime)["sla_warning:1:response"][:2] == ("cancelled", "03-02 10:11")
+
+
+def test_a_ticket_that_cannot_be_planned_stops_no_other(runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
+    add_customer(runtime, "华东电厂", "24x7", "plant.example.cn")
+    mail(runtime, at("2026-03-02 10:00"), "核心交换机宕机", "全厂业务中断。", "wang@plant.example.cn")
+    mail(runtime, at("2026-03-02 10:00"), "Board down", "Board 3 is down.", "ann@mill.example.com")
+    with db.transaction(runtime.sessions) as session:  # overrides an edited policy no longer takes
+        session.execute(update(models.Customer).values(policy_overrides={"sla": 1}))
+    scheduler.plan(runtime, at("2026-03-02 10:00"))
+    planned = jobs(runtime)
+    assert "sla_warning:2:response" in planned and not any(key.endswith(":1:response") for key in planned)
+    assert "cannot plan ticket SR-000001" in caplog.text

@@ -33,6 +33,8 @@ def test_sentence_around(text: str, symptom: str, sentence: str) -> None:
         ("打印机无法连接网络", None),  # reported, not asked
         ("请问所有打印机无法连接怎么办", None),  # its reach is named
         ("请问打印机无法连接。", "请问"),
+        ("数据库服务器无法连接，请问怎么办", None),  # no user's device: an outage, asked politely
+        ("our production database is unreachable, how should we proceed", None),
     ],
 )
 def test_asked_by(text: str, asked: str | None, rules: triage.TriageRules) -> None:

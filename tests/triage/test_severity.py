@@ -69,6 +69,10 @@ CASES = [
     ("", "The printer is not reachable, how can I fix it?", 3,
      "level 3: outage rule matched 'not reachable' in a question ('how can')"),
     ("", "How do I get the printer to connect to the network?", 4, "level 4: question rule matched 'How do'"),
+    ("", "数据库服务器无法连接，请问怎么办？", 1, "level 1: outage rule matched '无法连接'"),
+    ("", "ERP服务器连不上了，请问什么时候能恢复？", 1, "level 1: outage rule matched '连不上'"),
+    ("", "Our production database is unreachable, how should we proceed?", 1,
+     "level 1: outage rule matched 'unreachable'"),
     # ... but an outage however it is phrased: its reach, another outage phrase, or a report beside the question
     ("", "全厂网络无法连接，业务中断", 1, "level 1: outage rule matched '无法连接'"),
     ("", "请问全厂网络无法连接怎么办？", 1, "level 1: outage rule matched '无法连接'"),
@@ -78,7 +82,8 @@ CASES = [
      "level 1: outage rule matched 'unreachable'"),
     ("", "How do we fix it when all servers are unreachable?", 1, "level 1: outage rule matched 'unreachable'"),
     ("", "How do we fix this? The entire network is unreachable.", 1, "level 1: outage rule matched 'unreachable'"),
-    ("", "请问交换机频繁重启、无法连接怎么办", 2, "level 2: outage_risk rule matched '频繁重启'"),
+    # a switch is no user's device: asked or not, a switch that cannot be reached is an outage
+    ("", "请问交换机频繁重启、无法连接怎么办", 1, "level 1: outage rule matched '无法连接'"),
     # nothing matched
     ("你好", "谢谢", 3, "level 3: default, no rule matched"),
     ("", "", 3, "level 3: default, no rule matched"),
