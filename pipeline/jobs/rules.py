@@ -70,13 +70,14 @@ class SchedulerRules:
             manager_email=_text(table, "manager_email", "scheduler") or None,
             staff_language=_text(table, "staff_language", "scheduler") or "zh-Hans",
             customer_language=_text(table, "customer_language", "scheduler") or "zh-Hans",
-            callback_lead=_length(table.get("callback_reminder_before", "10m"), "scheduler.callback_reminder_before"),
+            callback_lead=clock.parse_length(table.get("callback_reminder_before", "10m"),
+                                             "scheduler.callback_reminder_before"),
             callback_notice=bool(table.get("callback_notice", True)),
-            catch_up=_length(table.get("catch_up", "3d"), "scheduler.catch_up"),
+            catch_up=clock.parse_length(table.get("catch_up", "3d"), "scheduler.catch_up"),
             revisit_after_workdays=cutoff.revisit_after_workdays(dict(policy)),
             revisit_onsite_levels=frozenset(levels),
             visit_time=_time(followup.get("visit_time", "10:00"), "followup.visit_time"),
-            visit_length=_length(followup.get("visit_length", "2h"), "followup.visit_length"),
+            visit_length=clock.parse_length(followup.get("visit_length", "2h"), "followup.visit_length"),
             survey_days=(survey[0], survey[1]),
             visits=tuple(_visit(rule, f"followup.visits[{i}]") for i, rule in enumerate(visits)),
             contracts={str(name): frozenset(_clauses(value, f"contracts.{name}")) for name, value in contracts.items()},
@@ -132,16 +133,6 @@ def _clauses(value: Any, key: str) -> list[str]:
 
 def _is_count(value: Any, least: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
-
-
-def _length(value: Any, key: str) -> timedelta:
-    try:
-        duration = clock.parse_duration(value)
-    except ValueError as exc:
-        raise ConfigError(f"{key}: {exc}") from exc
-    if duration is not None and duration.kind != "time":
-        raise ConfigError(f"{key}: {value!r} must be a length of time such as '10m' or '2h'")
-    return duration.length if duration else timedelta(0)
 
 
 def _time(value: Any, key: str) -> time:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal, Protocol
 
+from pipeline.errors import ConfigError
+
 Clock = Literal["always", "business"]
 CLOCKS: tuple[Clock, ...] = ("always", "business")
 SEARCH_LIMIT_DAYS = 3660
@@ -103,6 +105,18 @@ def parse_duration(value: str) -> Duration | None:
         days, hours, minutes = (int(group or 0) for group in match.groups())
         return Duration(value, "time", length=timedelta(days=days, hours=hours, minutes=minutes))
     raise ValueError(f"bad duration {value!r}: {DURATION_HELP}")
+
+
+def parse_length(value: Any, key: str) -> timedelta:
+    """A policy setting that must be a plain length of time ("10m", "2h", "3d"; "" is zero); ConfigError
+    naming ``key`` otherwise."""
+    try:
+        duration = parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from exc
+    if duration is not None and duration.kind != "time":
+        raise ConfigError(f"{key}: {value!r} must be a length of time such as '10m', '2h' or '3d'")
+    return duration.length if duration else timedelta(0)
 
 
 def parse_time(value: str | time, key: str) -> time:

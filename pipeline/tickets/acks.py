@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from pipeline import render
-from pipeline.errors import ConfigError
 from pipeline.records import ParsedMail
 from pipeline.runtime import Runtime
 from pipeline.sla import clock
@@ -56,13 +55,7 @@ def catch_up_of(policy: Mapping[str, Any]) -> timedelta:
     """The policy's [scheduler] catch_up: a job that fell due longer ago than this is not sent."""
     scheduler = policy.get("scheduler")
     value = scheduler.get("catch_up", CATCH_UP) if isinstance(scheduler, Mapping) else CATCH_UP
-    try:
-        duration = clock.parse_duration(value)
-    except ValueError as exc:
-        raise ConfigError(f"scheduler.catch_up: {exc}") from exc
-    if duration is not None and duration.kind != "time":
-        raise ConfigError(f"scheduler.catch_up: {value!r} must be a length of time such as '3d'")
-    return duration.length if duration else timedelta(0)  # as pipeline/jobs/rules.py reads it
+    return clock.parse_length(value, "scheduler.catch_up")  # as pipeline/jobs/rules.py reads it
 
 
 def length_text(length: timedelta) -> str:

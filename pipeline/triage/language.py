@@ -179,8 +179,11 @@ def form_counts(text: str) -> tuple[int, int]:
 
 def _han_form_counts(han: str) -> tuple[int, int]:
     counted = forms.counts(han, forms.tables(HAN_CLASS))
-    if counted is not None:
-        return counted
+    return counted if counted is not None else zhconv_form_counts(han)
+
+
+def zhconv_form_counts(han: str) -> tuple[int, int]:
+    """form_counts' definition on Han characters only: zhconv's conversions, compared place by place."""
     to_hans = zhconv.convert(han, "zh-hans")
     to_tw = zhconv.convert(han, "zh-tw")
     to_hk = zhconv.convert(han, "zh-hk")

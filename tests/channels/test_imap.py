@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from pipeline.channels import imap
-from pipeline.channels.imap_poller import Poller
 from pipeline.cli import main as cli
 from pipeline.runtime import Runtime
 from pipeline.settings import ImapMailbox
 from pipeline.store import models
 from tests.channels import dovecot as dovecot_module
 from tests.channels.dovecot import Dovecot
+from tests.channels.polling import raw_count, status, subjects, watching
 from tests.conftest import make_settings
 from tests.mailmaker import make_mail
 from tests.serving import wait_for
@@ -44,33 +42,6 @@ def runtime_for(tmp_path: Path, *boxes: ImapMailbox) -> Iterator[Runtime]:
         rt.close()
 
 
-@contextlib.contextmanager
-def watching(rt: Runtime, box: ImapMailbox) -> Iterator[Poller]:
-    """A poller running in its thread, as `intake serve` runs it."""
-    poller = Poller(rt, box)
-    thread = threading.Thread(target=poller.run, daemon=True)
-    thread.start()
-    try:
-        yield poller
-    finally:
-        poller.stop.set()
-        thread.join(15)
-        assert not thread.is_alive()
-
-
-def subjects(rt: Runtime) -> list[str]:
-    with rt.sessions() as session:
-        return list(session.scalars(select(models.Ticket.subject).order_by(models.Ticket.id)))
-
-
-def raw_count(rt: Runtime) -> int:
-    with rt.sessions() as session:
-        return session.scalar(select(func.count()).select_from(models.RawInput)) or 0
-
-
-def status(rt: Runtime, name: str) -> dict[str, Any]:
-    (row,) = imap.status(rt, [name])
-    return row
 
 
 def flags(dovecot: Dovecot, user: str, folder: str = "INBOX") -> dict[int, tuple[bytes, ...]]:

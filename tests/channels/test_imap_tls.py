@@ -21,16 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from pipeline.channels import imap
-from pipeline.channels.imap_poller import Poller
 from pipeline.cli import main as cli
 from pipeline.runtime import Runtime
 from pipeline.settings import ImapMailbox
-from pipeline.store import models
 from tests.channels import dovecot as dovecot_module
 from tests.channels.dovecot import Dovecot, Tls
+from tests.channels.polling import poller_running, raw_count, status, subjects, watching
 from tests.conftest import make_settings
 from tests.mailmaker import make_mail
 from tests.serving import wait_for
@@ -124,33 +122,6 @@ def runtime_for(tmp_path: Path, *boxes: ImapMailbox) -> Iterator[Runtime]:
         rt.close()
 
 
-@contextlib.contextmanager
-def watching(rt: Runtime, box: ImapMailbox) -> Iterator[threading.Thread]:
-    """A poller running in its thread, as `intake serve` runs it."""
-    poller = Poller(rt, box)
-    thread = threading.Thread(target=poller.run, daemon=True)
-    thread.start()
-    try:
-        yield thread
-    finally:
-        poller.stop.set()
-        thread.join(15)
-        assert not thread.is_alive()
-
-
-def subjects(rt: Runtime) -> list[str]:
-    with rt.sessions() as session:
-        return list(session.scalars(select(models.Ticket.subject).order_by(models.Ticket.id)))
-
-
-def raw_count(rt: Runtime) -> int:
-    with rt.sessions() as session:
-        return session.scalar(select(func.count()).select_from(models.RawInput)) or 0
-
-
-def status(rt: Runtime, name: str) -> dict[str, Any]:
-    (row,) = imap.status(rt, [name])
-    return row
 
 
 def log_mark(server: Dovecot) -> int:
@@ -229,9 +200,9 @@ def test_certificate_from_another_ca_is_refused(dovecot: Dovecot, user: str, oth
         assert "CERTIFICATE_VERIFY_FAILED" in row["error"] and row["last_error"] == row["error"]
         assert "SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed" in row["error"]
 
-        with watching(rt, box) as thread:  # `intake serve`: backs off and retries, never dies
+        with watching(rt, box):  # `intake serve`: backs off and retries, never dies
             wait_for(lambda: "retrying in" in (status(rt, user)["last_error"] or ""))
-            assert thread.is_alive()
+            assert poller_running(box)
         assert raw_count(rt) == 0 and subjects(rt) == []
     row = status_json(box, tmp_path, monkeypatch, capsys)
     assert row["connected"] is False

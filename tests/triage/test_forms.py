@@ -6,23 +6,10 @@ import random
 import re
 
 import pytest
-import zhconv
 
 from pipeline.triage import forms, language
 
-
-def by_zhconv(han: str) -> tuple[int, int]:
-    """language.form_counts' definition: zhconv's conversions, compared place by place."""
-    to_hans, to_tw, to_hk = (zhconv.convert(han, locale) for locale in forms.LOCALES)
-    if not len(han) == len(to_hans) == len(to_tw) == len(to_hk):
-        to_hans, to_tw, to_hk = ([zhconv.convert(char, locale) for char in han] for locale in forms.LOCALES)
-    simplified = traditional = 0
-    for char, hans, tw, hk in zip(han, to_hans, to_tw, to_hk, strict=True):
-        if hans != char:
-            traditional += 1
-        elif tw != char and hk != char and char != "晒":
-            simplified += 1
-    return simplified, traditional
+by_zhconv = language.zhconv_form_counts  # the definition the fast path must agree with
 
 
 HAN = re.compile(f"{language.HAN_CLASS}+")
