@@ -30,7 +30,6 @@ import uvicorn
 from pipeline.channels import hotline, imap, smtp
 from pipeline.errors import CannotListen
 from pipeline.jobs import scheduler, worker
-from pipeline.records import IngestResult
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from pipeline.store import db, queries
@@ -91,12 +90,6 @@ def bind_failure(exc: OSError) -> str:
     return reason[:1].lower() + reason[1:]
 
 
-def outcome(result: IngestResult) -> str:
-    """What became of one raw input, naming only what it has: 'created SR-000001',
-    'suppressed (auto-reply: Auto-Submitted)', 'appended SR-000002 (reply)'."""
-    text = " ".join(str(part) for part in (result.status, result.ticket) if part)
-    return f"{text} ({result.reason})" if result.reason else text
-
 
 class Wake:
     """Wakes a periodic task early, from any thread: acks recorded now should not wait for the tick."""
@@ -142,7 +135,7 @@ class Processor:
                 log.exception("processing raw inputs %s failed", batch)
                 continue
             for result in results:
-                log.info("raw %s: %s", result.raw_id, outcome(result))
+                log.info("raw %s: %s", result.raw_id, result.summary())
             self.on_recorded()
 
     def stop(self) -> None:

@@ -117,6 +117,12 @@ class IngestResult:
     raw_id: int | None = None
     ticket_id: int | None = None
 
+    def summary(self) -> str:
+        """What became of the input, naming only what it has, for a log line: 'created SR-000001',
+        'suppressed (auto-reply: Auto-Submitted)', 'appended SR-000002 (reply)'."""
+        text = " ".join(str(part) for part in (self.status, self.ticket) if part)
+        return f"{text} ({self.reason})" if self.reason else text
+
     def as_dict(self) -> dict[str, object]:
         return {
             "source": self.source,

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import daemon
-from pipeline.records import IngestResult
 from tests.conftest import SERVICE
 from tests.mailmaker import make_mail
 from tests.serving import ServeProcess, wait_for
@@ -66,15 +64,3 @@ def test_each_raw_input_is_logged_without_empty_fields(served: ServeProcess) -> 
         "raw N: suppressed (auto-reply: Auto-Submitted: auto-replied)", "raw N: created SR-000001"]
 
 
-@pytest.mark.parametrize(
-    ("result", "said"),
-    [
-        (IngestResult("smtp", "created", ticket="SR-000001"), "created SR-000001"),
-        (IngestResult("smtp", "appended", ticket="SR-000001", reason="reply"), "appended SR-000001 (reply)"),
-        (IngestResult("smtp", "suppressed", reason="auto-reply: Auto-Submitted"),
-         "suppressed (auto-reply: Auto-Submitted)"),
-        (IngestResult("smtp", "duplicate"), "duplicate"),
-    ],
-)
-def test_outcome_names_only_what_a_result_has(result: IngestResult, said: str) -> None:
-    assert daemon.outcome(result) == said

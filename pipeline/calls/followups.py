@@ -31,8 +31,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from pipeline.calls import state, windows
@@ -40,18 +38,15 @@ from pipeline.calls import tickets as call_tickets
 from pipeline.calls.context import Context
 from pipeline.calls.rows import CallRow
 from pipeline.sla import deadlines as sla
-from pipeline.store import models, queries
+from pipeline.store import models, queries, writes
 from pipeline.tickets import acks
 
 CALLBACK_REMINDER, CALLBACK_NOTICE, TRANSCRIBE = "callback_reminder", "callback_notice", "transcribe"
 CALLBACK_CALL = "callback_call"  # an outbound call to the engineer, put through to the caller
-PENDING_ON_ANSWER = (CALLBACK_REMINDER, CALLBACK_NOTICE, CALLBACK_CALL)
 
 # built once, on the table (not the ORM entity): every missed call runs them, the values come as parameters
 JOBS = models.Job.__table__
 CALLS = models.Call.__table__
-_JOB_INSERTS = {dialect: insert(JOBS).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(JOBS.c.id)
-                for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
 # a ticket's follow-up jobs in some states, and one number's calls on it: the calls the jobs are for
 _FOLLOW_UPS = select(JOBS.c.id, JOBS.c.kind, JOBS.c.payload).where(
     JOBS.c.ticket_id == bindparam("ticket"), JOBS.c.kind.in_(sorted(windows.DOES)),
@@ -66,9 +61,7 @@ _CANCEL = (update(JOBS)
 
 def add_job(session: Session, **values: Any) -> bool:
     """Insert a pending job unless its dedupe key exists; True when it was added."""
-    statement = _JOB_INSERTS[session.get_bind().dialect.name]
-    added = session.connection().execute(statement, {"status": "pending", "attempts": 0, **values}).first()
-    return added is not None
+    return writes.insert_new(session, JOBS, [{"status": "pending", "attempts": 0, **values}]) == 1
 
 
 def reminder_recipients(ctx: Context) -> list[str]:

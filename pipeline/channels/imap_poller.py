@@ -130,8 +130,7 @@ class Poller:
         pending = [(stored[i].raw_id, self.source, fetched[i].internal_at,
                     ingest.understand_in(self.rt, fetched[i].raw)) for i in ingest.to_process(stored)]
         for result in ingest.record(self.rt, pending):
-            log.info("imap %s: raw %s %s %s %s", self.box.name, result.raw_id, result.status,
-                     result.ticket or "", result.reason or "")
+            log.info("imap %s: raw %s %s", self.box.name, result.raw_id, result.summary())
         if pending and self.on_recorded:
             self.on_recorded()
 

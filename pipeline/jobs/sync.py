@@ -32,7 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from pipeline.jobs import owed
-from pipeline.store import models
+from pipeline.store import models, writes
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +139,12 @@ class Changes:
             connection.execute(_VISIT_CHANGE, self.changed_visits)
         if self.cancelled_visits:
             connection.execute(_VISIT_CANCEL, [{"visit_id": i, "updated_at": self.now} for i in self.cancelled_visits])
-        _insert_new(session, dialect, VISITS, self.new_visits)
+        writes.insert_new(session, VISITS, self.new_visits)
         if self.moved_jobs:
             connection.execute(_JOB_MOVE, self.moved_jobs)
         if self.cancelled_jobs:
             connection.execute(_JOB_CANCEL, [{"job_id": i} for i in self.cancelled_jobs])
-        added = _insert_new(session, dialect, JOBS, self.new_jobs)
+        added = writes.insert_new(session, JOBS, self.new_jobs)
         for table, rows in ((TICKET_MARKS, self.ticket_marks), (CALL_MARKS, self.call_marks)):
             if rows:
                 connection.execute(_upsert_marks(dialect, table), rows)
@@ -163,21 +163,6 @@ _VISIT_CHANGE = (update(VISITS).where(VISITS.c.id == bindparam("visit_id"))
                          **{name: bindparam(name) for name in VISIT_FIELDS}))
 _VISIT_CANCEL = (update(VISITS).where(VISITS.c.id == bindparam("visit_id"), VISITS.c.status == PLANNED)
                  .values(status=CANCELLED, updated_at=bindparam("updated_at")))
-_INSERTS: dict[tuple[str, str], Any] = {}
-
-
-def _insert_new(session: Session, dialect: str, table: Any, rows: list[dict[str, Any]]) -> int:
-    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, all rows in one statement; how many went in."""
-    if not rows:
-        return 0
-    statement = _INSERTS.get((dialect, table.name))
-    if statement is None:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = _INSERTS[(dialect, table.name)] = (
-            insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id))
-    return len(session.execute(statement, rows).all())
-
-
 def _upsert_marks(dialect: str, table: Any) -> Any:
     """INSERT ... ON CONFLICT (its key) DO UPDATE SET the version planned."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert

@@ -54,6 +54,23 @@ def insert_raws(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
     return {key: raw_id for raw_id, key in result}
 
 
+_NEW_ROWS: dict[tuple[bool, str], Any] = {}
+
+
+def insert_new(session: Session, table: Any, rows: list[dict[str, Any]]) -> int:
+    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, all rows in one statement (built once per dialect and
+    table); how many went in. Jobs and visits are keyed so that planning, or a webhook retried, adds once."""
+    if not rows:
+        return 0
+    key = (_is_postgres(session), table.name)
+    statement = _NEW_ROWS.get(key)
+    if statement is None:
+        insert = pg_insert if key[0] else sqlite_insert
+        statement = _NEW_ROWS[key] = (
+            insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id))
+    return len(session.connection().execute(statement, rows).all())
+
+
 def raws_by_dedupe_keys(session: Session, keys: list[str]) -> dict[str, tuple[int, str, int | None, str | None]]:
     """{dedupe key: (id, status, ticket id, ticket number)} of the raw inputs already stored under these keys."""
     if not keys:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,6 +15,17 @@ from pipeline.channels.imap_poller import Poller
 from pipeline.runtime import Runtime
 from pipeline.settings import ImapMailbox
 from pipeline.store import models
+from tests.conftest import make_settings
+
+
+@contextlib.contextmanager
+def runtime_for(tmp_path: Path, *boxes: ImapMailbox) -> Iterator[Runtime]:
+    """A Runtime whose settings watch these mailboxes."""
+    rt = Runtime.open(make_settings(tmp_path, imap=list(boxes)))
+    try:
+        yield rt
+    finally:
+        rt.close()
 
 
 @contextlib.contextmanager

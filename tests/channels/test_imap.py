@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,13 +12,10 @@ from sqlalchemy import select
 
 from pipeline.channels import imap
 from pipeline.cli import main as cli
-from pipeline.runtime import Runtime
-from pipeline.settings import ImapMailbox
 from pipeline.store import models
 from tests.channels import dovecot as dovecot_module
 from tests.channels.dovecot import Dovecot
-from tests.channels.polling import raw_count, status, subjects, watching
-from tests.conftest import make_settings
+from tests.channels.polling import raw_count, runtime_for, status, subjects, watching
 from tests.mailmaker import make_mail
 from tests.serving import wait_for
 
@@ -31,15 +26,6 @@ dovecot = dovecot_module.dovecot  # one server for the module; each test takes a
 @pytest.fixture
 def user(dovecot: Dovecot) -> str:
     return dovecot.add_user()
-
-
-@contextlib.contextmanager
-def runtime_for(tmp_path: Path, *boxes: ImapMailbox) -> Iterator[Runtime]:
-    rt = Runtime.open(make_settings(tmp_path, imap=list(boxes)))
-    try:
-        yield rt
-    finally:
-        rt.close()
 
 
 

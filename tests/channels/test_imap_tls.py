@@ -8,7 +8,6 @@ server's own log line for the login, which says `TLS` only for an encrypted sess
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shlex
@@ -24,12 +23,10 @@ import pytest
 
 from pipeline.channels import imap
 from pipeline.cli import main as cli
-from pipeline.runtime import Runtime
 from pipeline.settings import ImapMailbox
 from tests.channels import dovecot as dovecot_module
 from tests.channels.dovecot import Dovecot, Tls
-from tests.channels.polling import poller_running, raw_count, status, subjects, watching
-from tests.conftest import make_settings
+from tests.channels.polling import poller_running, raw_count, runtime_for, status, subjects, watching
 from tests.mailmaker import make_mail
 from tests.serving import wait_for
 
@@ -111,15 +108,6 @@ def dovecot(tls: Tls, introspection: Introspection) -> Iterator[Dovecot]:
 @pytest.fixture
 def user(dovecot: Dovecot) -> str:
     return dovecot.add_user()
-
-
-@contextlib.contextmanager
-def runtime_for(tmp_path: Path, *boxes: ImapMailbox) -> Iterator[Runtime]:
-    rt = Runtime.open(make_settings(tmp_path, imap=list(boxes)))
-    try:
-        yield rt
-    finally:
-        rt.close()
 
 
 
